@@ -1,0 +1,86 @@
+"""``grader check``: run one target's criteria against a project folder and collect results."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import time
+from pathlib import Path
+
+from grader.results import ERROR, CriterionResult, RunResult
+from grader.targets import Target, TargetError, get_target, resolve_path
+
+CHECK_TIMEOUT_S = int(os.environ.get("GRADER_CHECK_TIMEOUT_S", "60"))
+CRITERIA_DIR = Path(__file__).parent / "criteria"
+
+
+def run_check(
+    target: str | Target,
+    *,
+    path: str | Path | None = None,
+    solutions: bool = False,
+    keyword: str | None = None,
+    verbose: bool = False,
+) -> RunResult:
+    """Grade one target. Raises TargetError when the grader cannot run (exit status 2)."""
+    tgt = get_target(target) if isinstance(target, str) else target
+    if not tgt.built:
+        raise TargetError(f"{tgt.name} ({tgt.title}) has no grader criteria yet; it is not built")
+    folder = resolve_path(tgt, solutions=solutions, path=path)
+    if tgt.kind != "project":
+        raise TargetError(f"{tgt.name}: notebook grading is not built yet")
+    return _run_project(tgt, folder, keyword=keyword, verbose=verbose)
+
+
+def _run_project(tgt: Target, folder: Path, *, keyword: str | None, verbose: bool) -> RunResult:
+    import pytest
+
+    from grader.plugin import GraderPlugin, GradingSession
+
+    started = time.monotonic()
+    result = RunResult(target=tgt.name, path=str(folder))
+    module_file = CRITERIA_DIR / (tgt.name.replace(".", "_") + ".py")
+    args = [
+        str(module_file),
+        "-c", str(CRITERIA_DIR / "pytest.ini"),
+        "--rootdir", str(CRITERIA_DIR),
+        "--confcutdir", str(CRITERIA_DIR),
+        "-p", "no:cacheprovider",
+        "-p", "pytest_timeout",
+        "-o", f"timeout={CHECK_TIMEOUT_S}",
+        "-o", "timeout_method=signal",
+        "-q",
+    ]
+    if keyword:
+        args += ["-k", keyword]
+    out = io.StringIO()
+    saved_autoload = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only what the grader asks for
+    try:
+        with contextlib.ExitStack() as stack:
+            session = GradingSession(tgt.name, folder, stack)
+            plugin = GraderPlugin(session)
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                code = pytest.main(args, plugins=[plugin])
+            result.notes = list(session.notes)
+    finally:
+        if saved_autoload is None:
+            os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved_autoload
+    if code == pytest.ExitCode.INTERRUPTED:
+        raise KeyboardInterrupt
+    if code == pytest.ExitCode.USAGE_ERROR or (code == pytest.ExitCode.INTERNAL_ERROR and not plugin.results):
+        raise TargetError(f"{tgt.name}: the grader's criteria could not be loaded:\n{out.getvalue()[-2000:]}")
+    if not plugin.results:
+        raise TargetError(f"{tgt.name}: no criteria were collected")
+    result.criteria = [plugin.results[i] for i in plugin.order]
+    if verbose:
+        result.notes.append("pytest output:\n" + out.getvalue())
+    result.duration_s = time.monotonic() - started
+    return result
+
+
+def error_result(target: str, path: str, message: str) -> RunResult:
+    return RunResult(target=target, path=path, criteria=[CriterionResult("grader", "grader", ERROR, message)])

@@ -1,0 +1,152 @@
+"""The ``grader`` command line: list, check, hint, release.
+
+Exit status: 0 every criterion passed; 1 some failed; 2 the grader could not run.
+Learners never see the grader's own traceback: every failure is one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from grader import status
+from grader.targets import TARGETS, TargetError, course_root, get_target
+
+FORMATS = ("text", "json", "junit", "markdown")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="grader", description="Check your course work against the checklist.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("list", help="targets and their last status")
+
+    c = sub.add_parser("check", help="grade a project or section")
+    c.add_argument("target", help="project1 … project7, section1.1 … section6.2, or all")
+    where = c.add_mutually_exclusive_group()
+    where.add_argument("--solutions", action="store_true", help="grade solutions/ instead of lessons/")
+    where.add_argument("--path", metavar="DIR", help="grade a copy elsewhere (a learner's folder)")
+    c.add_argument("--format", choices=FORMATS, default="text")
+    c.add_argument("--output", metavar="FILE", help="write the report to FILE instead of the terminal")
+    c.add_argument("-k", dest="keyword", metavar="EXPR", help="only criteria whose names match (pytest -k)")
+    c.add_argument("--verbose", action="store_true", help="also show the criteria's own pytest output")
+
+    h = sub.add_parser("hint", help="show the hints for a target, or for one criterion")
+    h.add_argument("target")
+    h.add_argument("criterion", nargs="?")
+
+    r = sub.add_parser("release", help="(course authors) regenerate lessons/ from solutions/")
+    r.add_argument("--check", action="store_true", help="fail if lessons/ is out of date; change nothing")
+    return p
+
+
+def criteria_of(target_name: str):
+    tgt = get_target(target_name)
+    if not tgt.built:
+        raise TargetError(f"{tgt.name} ({tgt.title}) has no grader criteria yet; it is not built")
+    module = importlib.import_module(tgt.criteria_module)
+    found = [getattr(f, "criterion", None) for f in vars(module).values()]
+    return tgt, [c for c in found if c is not None]
+
+
+def cmd_list(args) -> int:
+    root = course_root()
+    last = status.load(root)
+    for name, tgt in TARGETS.items():
+        if not tgt.built:
+            state = "not built yet"
+        else:
+            runs = [v for v in last.values() if v["target"] == name and "/lessons/" in v["path"] + "/"]
+            state = f"last: {runs[-1]['passed']}/{runs[-1]['total']} passed ({runs[-1]['when']})" if runs else "not checked yet"
+        print(f"{name:<13} {tgt.title:<42} {state}")
+    return 0
+
+
+def cmd_check(args) -> int:
+    from grader.check import run_check
+    from grader.report import render
+
+    names = [n for n, t in TARGETS.items() if t.built] if args.target == "all" else [args.target]
+    if not names:
+        raise TargetError("no target is built yet")
+    if args.target != "all":
+        get_target(args.target)  # unknown target: exit 2 before any work
+    results = []
+    for name in names:
+        result = run_check(name, path=args.path, solutions=args.solutions, keyword=args.keyword, verbose=args.verbose)
+        results.append(result)
+        try:
+            status.save(course_root(), result)
+        except TargetError:
+            pass
+    colour = args.output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    if args.format == "json" and len(results) > 1:
+        text = json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False)
+    else:
+        text = "\n\n".join(render(r, args.format, colour) for r in results)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        print(text)
+    return 0 if all(r.ok for r in results) else 1
+
+
+def cmd_hint(args) -> int:
+    tgt, crits = criteria_of(args.target)
+    if args.criterion:
+        crits = [c for c in crits if c.id == args.criterion or c.id.endswith("." + args.criterion)]
+        if not crits:
+            raise TargetError(f"{tgt.name} has no criterion {args.criterion!r}; `grader hint {tgt.name}` lists them")
+    for c in crits:
+        print(f"[{c.id}] {c.item}\n    hint: {c.hint}")
+    return 0
+
+
+def cmd_release(args) -> int:
+    from grader.release import ReleaseError, release
+
+    root = course_root()
+    try:
+        problems = release(root, check=args.check)
+    except ReleaseError as exc:
+        raise TargetError(str(exc)) from None
+    if args.check:
+        if problems:
+            print("lessons/ is out of date with solutions/ (run `grader release`):")
+            print("\n".join("  " + p for p in problems[:50]))
+            return 1
+        print("lessons/ is up to date with solutions/")
+    else:
+        print(f"wrote {root / 'lessons'} from {root / 'solutions'}")
+    return 0
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt  # run the same clean-up as Ctrl-C
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    commands = {"list": cmd_list, "check": cmd_check, "hint": cmd_hint, "release": cmd_release}
+    try:
+        return commands[args.command](args)
+    except TargetError as exc:
+        print(f"grader: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("grader: interrupted; every process it started has been stopped", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the grader never shows its own traceback to a learner
+        print(f"grader: could not run: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
