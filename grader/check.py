@@ -11,7 +11,7 @@ from pathlib import Path
 from grader.results import ERROR, CriterionResult, RunResult
 from grader.targets import Target, TargetError, get_target, resolve_path
 
-CHECK_TIMEOUT_S = int(os.environ.get("GRADER_CHECK_TIMEOUT_S", "60"))
+DEFAULT_CHECK_TIMEOUT_S = 60
 CRITERIA_DIR = Path(__file__).parent / "criteria"
 
 
@@ -40,7 +40,7 @@ def _run_project(tgt: Target, folder: Path, *, keyword: str | None, verbose: boo
 
     started = time.monotonic()
     result = RunResult(target=tgt.name, path=str(folder))
-    module_file = CRITERIA_DIR / (tgt.name.replace(".", "_") + ".py")
+    module_file = tgt.criteria_file
     args = [
         str(module_file),
         "-c", str(CRITERIA_DIR / "pytest.ini"),
@@ -48,7 +48,7 @@ def _run_project(tgt: Target, folder: Path, *, keyword: str | None, verbose: boo
         "--confcutdir", str(CRITERIA_DIR),
         "-p", "no:cacheprovider",
         "-p", "pytest_timeout",
-        "-o", f"timeout={CHECK_TIMEOUT_S}",
+        "-o", f"timeout={os.environ.get('GRADER_CHECK_TIMEOUT_S', DEFAULT_CHECK_TIMEOUT_S)}",
         "-o", "timeout_method=signal",
         "-q",
     ]

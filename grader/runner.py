@@ -172,7 +172,12 @@ class RunningApp:
                 f"the app did not answer {method} {path} within {timeout:g} s"
             ) from None
         except httpx.TransportError as exc:
-            detail = "" if self.alive else " (the app process has exited)"
+            try:  # a dropped connection often means the process is on its way out
+                if self.proc is not None:
+                    self.proc.wait(1)
+            except subprocess.TimeoutExpired:
+                pass
+            detail = "" if self.alive else f" (the app process has exited with code {self.proc.returncode})"
             raise AssertionError(f"{method} {path} failed: {exc.__class__.__name__}{detail}") from None
 
     def get(self, path: str, **kwargs) -> httpx.Response:

@@ -1,0 +1,139 @@
+"""The grading plugin: how criteria outcomes become pass / fail / error, with one-line reasons.
+
+These use criteria of their own (written to tmp_path) so that they test the plugin itself,
+not any project.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from grader.check import run_check
+from grader.targets import Target
+
+CRITERIA = '''
+import time
+from grader.criterion import criterion, check, CheckError
+
+@criterion("t.pass", "a passing item", hint="nothing to do")
+def test_pass(project):
+    check(project.exists("app/main.py"), "no app/main.py")
+
+@criterion("t.fail", "a failing item", hint="do the thing")
+def test_fail(project):
+    check(project.read("missing.txt") is not None, "missing.txt is not there")
+
+@criterion("t.bare-assert", "a bare assert", hint="h")
+def test_bare():
+    x = 1
+    assert x == 2, "x should be 2"
+
+@criterion("t.crash", "a grader bug", hint="h")
+def test_crash():
+    {}["nope"]
+
+@criterion("t.cannot", "cannot check", hint="h")
+def test_cannot():
+    raise CheckError("Redis is not reachable")
+
+@criterion("t.slow", "a hanging check", hint="h")
+def test_slow():
+    time.sleep(30)
+
+@criterion("t.app", "uses the app", hint="h")
+def test_app(app):
+    r = app.get("/health")
+    check(r.status_code == 200, f"GET /health answered {r.status_code}")
+
+@criterion("t.same-item", "uses the app", hint="h")
+def test_app_again(app):
+    check(app.get("/health").json() == {"status": "ok"}, "wrong body")
+'''
+
+GOOD_APP = """
+from fastapi import FastAPI
+app = FastAPI()
+
+@app.get("/health")
+def health():
+    return {"status": "ok"}
+"""
+
+
+def make(tmp_path: Path, app_source: str) -> tuple[Target, Path]:
+    crit = tmp_path / "criteria" / "fake.py"
+    crit.parent.mkdir()
+    crit.write_text(CRITERIA)
+    proj = tmp_path / "proj"
+    (proj / "app").mkdir(parents=True)
+    (proj / "app" / "__init__.py").write_text("")
+    (proj / "app" / "main.py").write_text(textwrap.dedent(app_source))
+    return Target("fake", "project", "proj", "Fake", criteria_path=crit), proj
+
+
+@pytest.fixture
+def short_timeout(monkeypatch):
+    monkeypatch.setenv("GRADER_CHECK_TIMEOUT_S", "2")
+
+
+def by_id(result):
+    return {c.id: c for c in result.criteria}
+
+
+def test_outcomes_and_messages(tmp_path, short_timeout):
+    target, proj = make(tmp_path, GOOD_APP)
+    result = run_check(target, path=proj)
+    got = by_id(result)
+    assert [c.id for c in result.criteria] == [
+        "t.pass", "t.fail", "t.bare-assert", "t.crash", "t.cannot", "t.slow", "t.app", "t.same-item"
+    ]
+    assert got["t.pass"].status == "pass"
+    assert (got["t.fail"].status, got["t.fail"].message) == ("fail", "missing.txt is not there")
+    assert got["t.fail"].hint == "do the thing" and got["t.fail"].title == "a failing item"
+    assert got["t.bare-assert"].status == "fail" and got["t.bare-assert"].message == "x should be 2"
+    assert got["t.crash"].status == "error" and "KeyError" in got["t.crash"].message
+    assert "Traceback" not in got["t.crash"].message
+    assert (got["t.cannot"].status, got["t.cannot"].message) == ("error", "Redis is not reachable")
+    assert got["t.slow"].status == "fail" and "did not finish in time" in got["t.slow"].message
+    assert got["t.app"].status == "pass" and got["t.same-item"].status == "pass"
+    assert (result.passed, result.failed, result.errors) == (3, 3, 2)
+    assert result.duration_s < 25
+
+
+def test_app_that_cannot_start_errors_every_app_criterion_with_the_reason(tmp_path, short_timeout):
+    target, proj = make(tmp_path, "from fastapi import FastAPI\napp = FastAPI(\n")
+    got = by_id(run_check(target, path=proj, keyword="app"))
+    assert set(got) == {"t.app", "t.same-item"}
+    for c in got.values():
+        assert c.status == "error"
+        assert "exited during start-up" in c.message and "SyntaxError" in c.message
+
+
+def test_app_is_restarted_when_a_check_kills_it(tmp_path, short_timeout):
+    source = GOOD_APP + textwrap.dedent('''
+        import os
+
+        @app.get("/die")
+        def die():
+            os._exit(1)
+    ''')
+    crit_src = CRITERIA + '''
+
+@criterion("t.kill", "kills the app", hint="h")
+def test_kill(app):
+    app.get("/die")
+'''
+    target, proj = make(tmp_path, source)
+    target.criteria_file.write_text(crit_src.replace('@criterion("t.app"', '@criterion("t.app0"', 1))
+    # run the killer first, then the app checks, by keyword order in the file: put killer first
+    text = target.criteria_file.read_text()
+    killer = text[text.index('@criterion("t.kill"'):]
+    target.criteria_file.write_text(text.replace(killer, "").replace('@criterion("t.pass"', killer + '\n@criterion("t.pass"', 1))
+    result = run_check(target, path=proj, keyword="kill or app")
+    got = by_id(result)
+    assert got["t.kill"].status == "fail" and "exited" in got["t.kill"].message
+    assert got["t.same-item"].status == "pass"
+    assert any("restarted" in n for n in result.notes)
