@@ -7,6 +7,7 @@ Learners never see the grader's own traceback: every failure is one line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import os
@@ -80,10 +81,8 @@ def cmd_check(args) -> int:
     for name in names:
         result = run_check(name, path=args.path, solutions=args.solutions, keyword=args.keyword, verbose=args.verbose)
         results.append(result)
-        try:
+        with contextlib.suppress(TargetError):
             status.save(course_root(), result)
-        except TargetError:
-            pass
     colour = args.output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     if args.format == "json" and len(results) > 1:
         text = json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False)

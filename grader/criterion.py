@@ -7,8 +7,8 @@ learner cannot change a criterion by editing their project.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 

@@ -8,6 +8,7 @@ captured to a file we can show when something goes wrong.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import socket
@@ -62,7 +63,8 @@ class RunningApp:
         self.env = dict(env or {})
         self.secrets = [s for s in (secrets or []) if s]
         self.ready_path = ready_path
-        self._log = tempfile.NamedTemporaryFile(prefix=f"grader-{name}-", suffix=".log", delete=False)
+        # the log outlives this call on purpose: close() removes it
+        self._log = tempfile.NamedTemporaryFile(prefix=f"grader-{name}-", suffix=".log", delete=False)  # noqa: SIM115
         self.proc: subprocess.Popen | None = None
         self.client = httpx.Client(base_url=self.url, timeout=REQUEST_TIMEOUT_S)
 
@@ -94,9 +96,8 @@ class RunningApp:
                     f"the app exited during start-up (exit code {self.proc.returncode}):\n"
                     + tail(self.logs())
                 )
-            if self._accepting():
-                if self.ready_path is None or self._answers(self.ready_path):
-                    return self
+            if self._accepting() and (self.ready_path is None or self._answers(self.ready_path)):
+                return self
             time.sleep(0.05)
         self.stop()
         raise AppStartError(
@@ -137,19 +138,15 @@ class RunningApp:
                     continue
         if proc is not None:
             # children that outlived their parent (a learner's app may spawn some)
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
         self.client.close()
         _live.discard(self)
 
     def close(self) -> None:
         self.stop()
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(self._log.name)
-        except OSError:
-            pass
 
     def __enter__(self) -> RunningApp:
         return self.start()
