@@ -90,13 +90,16 @@ async def chat(
     Provider failures are not caught here: the SDK raises typed exceptions, and the
     handlers in app/errors.py turn each into the right status and error body.
     """
+    # The SDK (1.0 and later) has no `temperature` argument; the API still takes the
+    # field, so it goes in extra_body, merged into the JSON as is. Only when given.
+    sampling = {"temperature": body.temperature} if body.temperature is not None else None
     message = await client.messages.create(
         model=settings.anthropic_model,
         max_tokens=body.max_tokens,
-        temperature=body.temperature,
         # `system` is a top-level parameter in the Messages API, not a message role.
         system=body.system if body.system is not None else omit,
         messages=[{"role": "user", "content": body.message}],
+        extra_body=sampling,
     )
     return ChatResponse(
         # The reply is a list of content blocks; a plain chat gets text blocks.

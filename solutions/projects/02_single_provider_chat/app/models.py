@@ -31,11 +31,14 @@ class ChatRequest(BaseModel):
         le=MAX_OUTPUT_TOKENS,
         description="Upper bound on the length of the reply, in tokens.",
     )
-    temperature: float = Field(
-        default=0.7,
+    # Optional: left out, the model uses its own default. Models newer than Claude Opus 4.6
+    # accept only that default, so a value is sent only when the client chose one.
+    temperature: float | None = Field(
+        default=None,
         ge=0.0,
         le=1.0,
-        description="Sampling temperature: 0 is most deterministic, 1 most varied.",
+        description="Sampling temperature, 0.0 (most predictable) to 1.0 (most varied). "
+        "Omit it to use the model's default.",
     )
     system: str | None = Field(
         default=None,

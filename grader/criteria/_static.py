@@ -1,0 +1,517 @@
+"""Reading a project's files without running them: Dockerfile, compose file, requirements,
+imports and key-shaped strings. Shared by the project criteria; no pytest here.
+
+Every helper returns plain data or raises ``StaticError`` with a one-line message a learner
+can act on; criteria turn that into a failed check.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import shlex
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+
+class StaticError(Exception):
+    """A file is missing or cannot be read the way the checks need; the message says which."""
+
+
+# -- Dockerfile -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Instruction:
+    keyword: str  # upper-case: FROM, RUN, COPY, ...
+    args: str  # the rest of the instruction, continuation lines joined
+    line: int  # 1-based line where it starts
+
+
+_DIRECTIVE = re.compile(r"^#\s*([a-zA-Z]+)\s*=\s*(\S+)\s*$")
+
+
+def parse_dockerfile(text: str) -> list[Instruction]:
+    """Instructions of a Dockerfile: comments dropped, continuation lines joined.
+
+    Handles the ``escape`` parser directive and comment lines inside a continued
+    instruction (Docker ignores those too). Heredocs are not interpreted: their lines are
+    kept as part of the instruction that opened them, which is all the checks need.
+    """
+    lines = text.splitlines()
+    escape = "\\"
+    # Parser directives are only recognised before the first comment, blank line or instruction.
+    for raw in lines:
+        match = _DIRECTIVE.match(raw.strip())
+        if not match:
+            break
+        if match.group(1).lower() == "escape" and match.group(2) in ("\\", "`"):
+            escape = match.group(2)
+    out: list[Instruction] = []
+    pending: list[str] = []
+    start = 0
+    for number, raw in enumerate(lines, start=1):
+        stripped = raw.strip()
+        if not pending and (not stripped or stripped.startswith("#")):
+            continue
+        if pending and stripped.startswith("#"):
+            continue  # a comment inside a continued instruction
+        if not pending:
+            start = number
+        if stripped.endswith(escape):
+            pending.append(stripped[: -len(escape)])
+            continue
+        pending.append(stripped)
+        out.append(_instruction(" ".join(p for p in pending if p), start))
+        pending = []
+    if pending:
+        out.append(_instruction(" ".join(p for p in pending if p), start))
+    return out
+
+
+def _instruction(text: str, line: int) -> Instruction:
+    keyword, _, args = text.partition(" ")
+    return Instruction(keyword.upper(), args.strip(), line)
+
+
+def instructions(text: str, keyword: str) -> list[Instruction]:
+    return [i for i in parse_dockerfile(text) if i.keyword == keyword]
+
+
+def exec_form(args: str) -> list[str] | None:
+    """The JSON-array (exec) form of CMD/ENTRYPOINT/RUN, or None for the shell form."""
+    if not args.lstrip().startswith("["):
+        return None
+    try:
+        value = json.loads(args)
+    except ValueError:
+        return None
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    return None
+
+
+def command_argv(args: str) -> list[str]:
+    """argv of a CMD, from either form (the shell form split as /bin/sh would, roughly)."""
+    argv = exec_form(args)
+    if argv is not None:
+        return argv
+    try:
+        return shlex.split(args)
+    except ValueError as exc:
+        raise StaticError(f"cannot read the command {args!r}: {exc}") from None
+
+
+def _flags_and_operands(args: str) -> tuple[dict[str, str], list[str]]:
+    """COPY/ADD arguments: ``--flag=value`` options, then sources and destination."""
+    argv = exec_form(args)
+    if argv is None:
+        try:
+            argv = shlex.split(args)
+        except ValueError:
+            argv = args.split()
+    flags: dict[str, str] = {}
+    operands: list[str] = []
+    for token in argv:
+        if token.startswith("--") and not operands:
+            name, _, value = token[2:].partition("=")
+            flags[name] = value
+        else:
+            operands.append(token)
+    return flags, operands
+
+
+def copy_sources(instr: Instruction) -> list[str]:
+    """What a COPY/ADD takes from the build context (empty when it copies from a stage)."""
+    flags, operands = _flags_and_operands(instr.args)
+    if "from" in flags or len(operands) < 2:
+        return []
+    return operands[:-1]
+
+
+def env_pairs(instr: Instruction) -> list[tuple[str, str]]:
+    """(name, value) pairs of an ENV or ARG instruction, in both syntaxes."""
+    try:
+        tokens = shlex.split(instr.args)
+    except ValueError:
+        tokens = instr.args.split()
+    if not tokens:
+        return []
+    if instr.keyword == "ENV" and "=" not in tokens[0]:
+        # legacy form: ENV NAME value with spaces
+        return [(tokens[0], " ".join(tokens[1:]))]
+    pairs = []
+    for token in tokens:
+        name, sep, value = token.partition("=")
+        pairs.append((name, value if sep else ""))
+    return pairs
+
+
+def image_of(instr: Instruction) -> tuple[str, str]:
+    """(repository, tag) of a FROM instruction; tag "" when none is given."""
+    tokens = [t for t in instr.args.split() if not t.startswith("--")]
+    if not tokens:
+        return "", ""
+    ref = tokens[0].split("@", 1)[0]
+    if ":" in ref.rsplit("/", 1)[-1]:  # a registry host:port has its colon before a "/"
+        name, tag = ref.rsplit(":", 1)
+        return name, tag
+    return ref, ""
+
+
+_CODE_SOURCES = {".", "./", "app", "app/", "./app", "./app/", "*", "*.py"}
+
+
+def copies_code(sources: list[str]) -> bool:
+    """True when the sources bring the application code (the whole context or app/)."""
+    return any(s in _CODE_SOURCES or s.startswith(("app/", "./app/")) for s in sources)
+
+
+def dockerfile_practice_problems(text: str, expected_port: int = 8000) -> list[str]:
+    """What a Dockerfile does against the course's rules (README "Docker"), as messages."""
+    instrs = parse_dockerfile(text)
+    problems: list[str] = []
+    froms = [i for i in instrs if i.keyword == "FROM"]
+    if not froms:
+        return ["the Dockerfile has no FROM instruction"]
+    repo, tag = image_of(froms[-1])
+    if repo.rsplit("/", 1)[-1] != "python" or not re.match(r"^3\.11(\.\d+)?-slim", tag):
+        problems.append(
+            f"line {froms[-1].line}: FROM {froms[-1].args.split()[0]}: use the slim Python 3.11 "
+            "image, python:3.11-slim (small, and the Python the course pins packages for)"
+        )
+    runs_pip = [i for i in instrs if i.keyword == "RUN" and re.search(r"\bpip3?\s+install\b", i.args)]
+    if not runs_pip:
+        problems.append("no RUN pip install: the image never installs requirements.txt")
+    else:
+        install = runs_pip[0]
+        before = [i for i in instrs if i.keyword in ("COPY", "ADD") and i.line < install.line]
+        code_first = [i for i in before if copies_code(copy_sources(i))]
+        if code_first:
+            problems.append(
+                f"line {code_first[0].line}: {code_first[0].keyword} {code_first[0].args} copies the "
+                f"code before pip install (line {install.line}), so every code change reinstalls "
+                "every package: copy requirements.txt alone, install, then copy the code"
+            )
+        elif not any(
+            any("requirements" in s for s in copy_sources(i)) for i in before
+        ):
+            problems.append(
+                f"line {install.line}: pip install runs before requirements.txt is copied in"
+            )
+        no_cache = any(
+            name == "PIP_NO_CACHE_DIR" and value.lower() not in ("", "0", "false", "no", "off")
+            for i in instrs
+            if i.keyword == "ENV"
+            for name, value in env_pairs(i)
+        )
+        if not no_cache and not all("--no-cache-dir" in i.args for i in runs_pip):
+            problems.append(
+                "pip's download cache ends up in the image: set ENV PIP_NO_CACHE_DIR=1 "
+                "or use pip install --no-cache-dir"
+            )
+    users = [i for i in instrs if i.keyword == "USER"]
+    if not users:
+        problems.append("no USER instruction: the server would run as root")
+    elif users[-1].args.split(":")[0].strip() in ("root", "0"):
+        problems.append(f"line {users[-1].line}: USER {users[-1].args}: the server would run as root")
+    if not any(i.keyword == "EXPOSE" for i in instrs):
+        problems.append(f"no EXPOSE: document the port the server listens on ({expected_port})")
+    return problems
+
+
+def exposed_ports(text: str) -> list[int]:
+    ports = []
+    for instr in instructions(text, "EXPOSE"):
+        for token in instr.args.split():
+            number = token.split("/", 1)[0]
+            if number.isdigit():
+                ports.append(int(number))
+    return ports
+
+
+@dataclass
+class ServerCommand:
+    """The uvicorn command a Dockerfile's CMD runs, read into its parts."""
+
+    argv: list[str]
+    app: str | None = None  # "app.main:app"
+    host: str | None = None
+    port: int | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def server_command(text: str) -> ServerCommand:
+    """Read the Dockerfile's last CMD (with ENTRYPOINT, if any, in front)."""
+    cmds = instructions(text, "CMD")
+    entry = instructions(text, "ENTRYPOINT")
+    if not cmds and not entry:
+        raise StaticError("the Dockerfile has no CMD: the image would not start the server")
+    argv = (command_argv(entry[-1].args) if entry else []) + (command_argv(cmds[-1].args) if cmds else [])
+    cmd = ServerCommand(argv=argv)
+    rest = _uvicorn_args(argv)
+    if rest is None:
+        cmd.problems.append(f"CMD {' '.join(argv)} does not run uvicorn")
+        return cmd
+    positional: list[str] = []
+    i = 0
+    while i < len(rest):
+        token = rest[i]
+        name, eq, value = token.partition("=")
+        if name in ("--host", "--port") and not eq:
+            value = rest[i + 1] if i + 1 < len(rest) else ""
+            i += 1
+        if name == "--host":
+            cmd.host = value
+        elif name == "--port":
+            cmd.port = int(value) if value.isdigit() else None
+        elif not token.startswith("-"):
+            positional.append(token)
+        i += 1
+    cmd.app = positional[0] if positional else None
+    if cmd.port is None:
+        cmd.port = 8000  # uvicorn's default
+    return cmd
+
+
+def _uvicorn_args(argv: list[str]) -> list[str] | None:
+    """The arguments after uvicorn in argv (``uvicorn ...``, ``python -m uvicorn ...``)."""
+    for i, token in enumerate(argv):
+        base = token.rsplit("/", 1)[-1]
+        if base == "uvicorn":
+            return argv[i + 1 :]
+        if base.startswith("python") and argv[i + 1 : i + 3] == ["-m", "uvicorn"]:
+            return argv[i + 3 :]
+    return None
+
+
+def native_argv(cmd: ServerCommand) -> list[str]:
+    """The CMD as the grader runs it natively: this Python's uvicorn, on {host}:{port}."""
+    rest = _uvicorn_args(cmd.argv) or []
+    out: list[str] = [sys.executable, "-m", "uvicorn"]
+    i = 0
+    while i < len(rest):
+        token = rest[i]
+        name, eq, _ = token.partition("=")
+        if name in ("--host", "--port"):
+            i += 1 if eq else 2
+            continue
+        out.append(token)
+        i += 1
+    return out + ["--host", "{host}", "--port", "{port}"]
+
+
+# -- docker compose -------------------------------------------------------------------------
+
+COMPOSE_NAMES = ("docker-compose.yml", "docker-compose.yaml", "compose.yaml", "compose.yml")
+
+
+def load_compose(root: Path) -> tuple[str, dict]:
+    """(file name, parsed mapping) of the project's compose file."""
+    for name in COMPOSE_NAMES:
+        path = root / name
+        if path.is_file():
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8", errors="replace"))
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                where = f" (line {mark.line + 1})" if mark is not None else ""
+                raise StaticError(f"{name} is not valid YAML{where}") from None
+            if data is None:
+                raise StaticError(f"{name} is empty: it defines no service yet")
+            if not isinstance(data, dict):
+                raise StaticError(f"{name} must be a mapping with a services: key")
+            services = data.get("services")
+            if not isinstance(services, dict) or not services:
+                raise StaticError(f"{name} has no services: section with a service in it")
+            return name, data
+    raise StaticError("there is no docker-compose.yml")
+
+
+def build_context(service: dict) -> str | None:
+    build = service.get("build")
+    if isinstance(build, str):
+        return build
+    if isinstance(build, dict):
+        context = build.get("context", ".")
+        return context if isinstance(context, str) else None
+    return None
+
+
+def built_here(service: dict) -> bool:
+    context = build_context(service)
+    return context is not None and context.rstrip("/") in (".", "")
+
+
+def port_mappings(service: dict) -> list[tuple[int | None, int]]:
+    """(published host port or None, container port) for each ports: entry."""
+    out: list[tuple[int | None, int]] = []
+    for entry in service.get("ports") or []:
+        if isinstance(entry, dict):
+            target, published = entry.get("target"), entry.get("published")
+            if str(target).isdigit():
+                out.append((int(published) if str(published).isdigit() else None, int(target)))
+            continue
+        text = str(entry).split("/", 1)[0]
+        parts = text.rsplit(":", 2)
+        container = parts[-1]
+        host = parts[-2] if len(parts) >= 2 else None
+        if container.isdigit():
+            out.append((int(host) if host and host.isdigit() else None, int(container)))
+    return out
+
+
+def env_files(service: dict) -> list[str]:
+    value = service.get("env_file")
+    items = value if isinstance(value, list) else [value] if value is not None else []
+    out = []
+    for item in items:
+        path = item.get("path") if isinstance(item, dict) else item
+        if isinstance(path, str):
+            out.append(path)
+    return out
+
+
+def environment(service: dict) -> dict[str, str | None]:
+    value = service.get("environment")
+    if isinstance(value, dict):
+        return {str(k): None if v is None else str(v) for k, v in value.items()}
+    out: dict[str, str | None] = {}
+    if isinstance(value, list):
+        for item in value:
+            name, sep, val = str(item).partition("=")
+            out[name] = val if sep else None
+    return out
+
+
+# -- requirements and imports ---------------------------------------------------------------
+
+def normalize(name: str) -> str:
+    """PEP 503 name normalisation: Uvicorn_Standard.x -> uvicorn-standard-x."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass(frozen=True)
+class Requirement:
+    name: str  # normalised
+    spec: str  # "==0.165.0", "" when unpinned
+    line: int
+    text: str
+
+
+_REQ = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*?)\s*(?:;.*)?$")
+
+
+def parse_requirements(text: str) -> list[Requirement]:
+    out = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split(" #", 1)[0].strip()
+        if not line or line.startswith(("#", "-")):
+            continue
+        match = _REQ.match(line)
+        if match:
+            out.append(Requirement(normalize(match.group(1)), match.group(3).replace(" ", ""), number, line))
+    return out
+
+
+def third_party_imports(root: Path, package: str = "app") -> dict[str, str]:
+    """Top-level modules imported by the project's package that are not stdlib or local,
+    mapped to the first file that imports them (relative path)."""
+    local = {p.stem if p.suffix == ".py" else p.name for p in root.iterdir()} if root.is_dir() else set()
+    found: dict[str, str] = {}
+    for path in sorted((root / package).rglob("*.py")):
+        if {"__pycache__", ".venv"} & set(path.parts):
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+        except SyntaxError as exc:
+            raise StaticError(f"{path.relative_to(root)} line {exc.lineno}: syntax error") from None
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".", 1)[0]
+                if top in sys.stdlib_module_names or top in local or top == "__future__":
+                    continue
+                found.setdefault(top, str(path.relative_to(root)))
+    return found
+
+
+def distributions_for(module: str) -> set[str]:
+    """Normalised names of the distributions that provide an importable top-level module
+    (looked up in the grader's own environment, which has the course's packages)."""
+    dists = metadata.packages_distributions().get(module)
+    return {normalize(d) for d in dists} if dists else {normalize(module)}
+
+
+# -- secrets --------------------------------------------------------------------------------
+
+# Key-shaped: the provider prefix, then a long random-looking body. Real keys are
+# sk-ant-api03-<95 chars>, sk-proj-<~150>, sk-or-v1-<64 hex>; placeholders such as
+# "sk-ant-..." or "sk-ant-your-key-here" are too short or not random enough to match.
+_KEY = re.compile(r"\bsk-(?:ant-|or-|proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}")
+SKIP_SECRET_SCAN = {".env"}
+_MAX_SCAN_BYTES = 1_000_000
+
+
+def looks_random(body: str) -> bool:
+    alnum = re.sub(r"[^A-Za-z0-9]", "", body)
+    return len(alnum) >= 20 and sum(c.isdigit() for c in alnum) >= 3 and len(set(alnum)) >= 10
+
+
+def key_shaped(text: str) -> list[str]:
+    out = []
+    for match in _KEY.finditer(text):
+        token = match.group(0)
+        body = re.sub(r"^sk-(ant-api\d\d-|ant-|or-v\d-|or-|proj-|svcacct-|admin-)?", "", token)
+        if looks_random(body):
+            out.append(token)
+    return out
+
+
+def mask(secret: str) -> str:
+    return secret[:10] + "…" if len(secret) > 10 else "…"
+
+
+def find_key_shaped(files: list[Path], root: Path) -> list[tuple[str, str]]:
+    """(relative path, masked match) for key-shaped strings in text files (not .env)."""
+    hits = []
+    for path in files:
+        rel = path.relative_to(root)
+        if path.name in SKIP_SECRET_SCAN:
+            continue
+        try:
+            if path.stat().st_size > _MAX_SCAN_BYTES:
+                continue
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # binary or unreadable: not source
+        hits.extend((str(rel), mask(token)) for token in key_shaped(text))
+    return hits
+
+
+def ignore_patterns(text: str | None) -> list[str]:
+    """Active patterns of a .gitignore/.dockerignore (comments and blanks dropped)."""
+    if not text:
+        return []
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+
+
+def ignores_dotenv(text: str | None) -> bool:
+    """Whether an ignore file keeps `.env` out (a pattern matching it, not negated later)."""
+    ignored = False
+    for pattern in ignore_patterns(text):
+        negated = pattern.startswith("!")
+        core = pattern[1:] if negated else pattern
+        core = core.lstrip("/").removeprefix("**/").rstrip("/")
+        if core in (".env", ".env*", "*.env", "*", "**"):
+            ignored = not negated
+    return ignored
