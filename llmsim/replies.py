@@ -22,7 +22,9 @@ Tools: when tools are given and tool choice is not ``none``, the reply is one to
 instead of text, unless the last message is already a tool result (so an agent loop ends
 after one round). A forced choice (OpenAI ``required`` or a named function; Anthropic
 ``any`` or ``tool``) always calls a tool. The tool is the named one, else the first tool
-whose name appears in the last user message (case-insensitive), else the first tool. Its
+whose name appears in the last user message (case-insensitive), else the first tool with a
+name part (the name split at ``_``, ``-`` or ``.``; 4 letters or more) that is a word of that
+message (``get_weather`` for "weather in Oslo?"), else the first tool. Its
 arguments are an example instance of the tool's JSON schema (see ``example_from_schema``).
 
 JSON mode: OpenAI ``response_format`` ``json_object`` gives the object
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 
 QUOTE_LIMIT = 500
@@ -153,6 +156,11 @@ def pick_tool(tools: list[dict], seen: Seen, named: str | None) -> dict | None:
     text = seen.last_user_text.lower()
     for tool in tools:
         if tool["name"] and tool["name"].lower() in text:
+            return tool
+    words = set(re.findall(r"[a-z0-9]+", text))
+    for tool in tools:
+        parts = re.split(r"[_\-\s.]+", tool["name"].lower())
+        if any(len(part) >= 4 and part in words for part in parts):
             return tool
     return tools[0]
 

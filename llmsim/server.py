@@ -23,6 +23,7 @@ import uvicorn.config
 from .app import SimApp, create_app
 from .control import SimClient
 from .state import SimState
+from .tokens import encoding
 
 GRACEFUL_SHUTDOWN_S = 0.5  # then uvicorn cancels whatever is still running
 
@@ -137,6 +138,7 @@ class Simulator:
     def start(self, timeout: float = 10.0) -> Simulator:
         if self.running:
             return self
+        encoding()  # load the tokenizer now, not on the first request
         self._socket = _bind(self.host, self._requested_port)
         self.port = self._socket.getsockname()[1]
         config = _config(self.app, log_level=self._log_level, embedded=True)
@@ -207,6 +209,7 @@ def running(host: str = "127.0.0.1", port: int = 0, token_delay_ms: float = 0, *
 
 def serve_forever(host: str, port: int, token_delay_ms: float, log_level: str = "info", announce=print) -> None:
     """Serve in the foreground until SIGINT or SIGTERM (the CLI)."""
+    encoding()  # fail early, with a clear message, if the tokenizer file is missing
     sock = _bind(host, port)
     actual = sock.getsockname()[1]
     app = create_app(SimState(token_delay_ms=token_delay_ms))

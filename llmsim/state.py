@@ -128,6 +128,7 @@ class SimState:
         """Clear faults and journal and restore the config the simulator started with."""
         with self._lock:
             self._faults.clear()
+            self._fault_seq = 0  # fault ids start again at fault_1
             self._journal.clear()
             self._config = dict(self._initial)
 

@@ -30,6 +30,7 @@ documents) add nothing. Tool calls and tool results count through their JSON tex
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib.util
 import json
@@ -39,7 +40,6 @@ import threading
 from pathlib import Path
 
 import tiktoken
-from tiktoken.load import load_tiktoken_bpe
 
 ENCODING_NAME = "cl100k_base"
 _URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
@@ -93,8 +93,11 @@ def _load() -> tiktoken.Encoding:
         if hashlib.sha256(data).hexdigest() != _SHA256:
             tried.append(f"{path} (wrong SHA-256)")
             continue
-        # A local path (no "://") makes tiktoken read the file as is.
-        ranks = load_tiktoken_bpe(str(path), expected_hash=_SHA256)
+        # Parsed here, not with tiktoken.load (which would copy the file into its cache).
+        ranks = {
+            base64.b64decode(token): int(rank)
+            for token, rank in (line.split() for line in data.splitlines() if line)
+        }
         return tiktoken.Encoding(
             name=ENCODING_NAME,
             pat_str=_PAT_STR,
