@@ -232,7 +232,7 @@ class AnthropicProvider(Provider):
         prefix = self._JSON_PREFIX if answer.reply.is_tool_call else self._TEXT_PREFIX
         return prefix + dumps(piece) + b"}}\n\n"
 
-    def stream_tail(self, parsed, answer, sent, finish, tokens_sent) -> bytes:
+    def stream_tail(self, parsed, answer, finish, tokens_sent) -> bytes:
         return (
             _event("content_block_stop", {"type": "content_block_stop", "index": 0})
             + _event("message_delta", {

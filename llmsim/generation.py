@@ -24,7 +24,7 @@ from .state import new_id
 _SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|password|credential", re.I)
 _SECRET_FIELD = re.compile(r"^(api[_-]?key|key|token|secret|password|authorization|access[_-]?token)$", re.I)
 REDACTED = "[redacted]"
-_YIELD_EVERY = 8  # with no token delay, let the loop notice a disconnect this often
+_BATCH = 8  # with no token delay, token events per write
 
 
 class InvalidRequest(Exception):
@@ -96,7 +96,7 @@ class Provider:
     def stream_token(self, parsed: Parsed, answer: Answer, piece: str) -> bytes:
         raise NotImplementedError
 
-    def stream_tail(self, parsed: Parsed, answer: Answer, sent: list[str], finish: str, tokens_sent: int) -> bytes:
+    def stream_tail(self, parsed: Parsed, answer: Answer, finish: str, tokens_sent: int) -> bytes:
         raise NotImplementedError
 
     def stream_error(self, status: int, message: str, request_id: str) -> bytes:
@@ -287,7 +287,7 @@ async def handle(app, request: Request, provider: Provider) -> None:
         if abort is None:
             abort = app.new_abort(request.receive)
         await _stream(request, provider, parsed, answer, request_id, id_headers, abort, state,
-                      midstream_after, fault, result)
+                      midstream_after, fault, result, entry)
     except asyncio.CancelledError:
         result.setdefault("error", "the server stopped while answering")
         result["outcome"] = "cancelled" if abort is not None and abort.reason == "disconnect" else "error"
@@ -347,31 +347,39 @@ async def _aborted(abort: Abort, fail, result: dict) -> None:
 
 
 async def _stream(request, provider, parsed, answer, request_id, id_headers, abort, state,
-                  midstream_after, fault, result) -> None:
+                  midstream_after, fault, result, entry) -> None:
     send = request.send
     await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS + id_headers})
     result["status"] = 200
     await send({"type": "http.response.body", "body": provider.stream_head(parsed, answer, request_id),
                 "more_body": True})
     delay = state.token_delay_s
-    sent: list[str] = []
+    pieces = answer.pieces if midstream_after is None else answer.pieces[:midstream_after]
+    sent = 0
     stopped = False
-    for index, piece in enumerate(answer.pieces):
-        if midstream_after is not None and index >= midstream_after:
-            break
-        if delay > 0:
+    if delay > 0:
+        for piece in pieces:
             if await abort.pause(delay):
                 stopped = True
                 break
-        elif index % _YIELD_EVERY == _YIELD_EVERY - 1:
-            await asyncio.sleep(0)
+            await send({"type": "http.response.body", "body": provider.stream_token(parsed, answer, piece),
+                        "more_body": True})
+            sent += 1
+            entry["tokens_streamed"] = result["tokens_streamed"] = sent  # live, for in-flight views
+    else:
+        # No delay: a few token events per write (each still its own SSE event), and a turn of
+        # the loop between writes so a disconnect or a shutdown is noticed.
+        for start in range(0, len(pieces), _BATCH):
+            if start:
+                await asyncio.sleep(0)
             if abort.reason is not None:
                 stopped = True
                 break
-        await send({"type": "http.response.body", "body": provider.stream_token(parsed, answer, piece),
-                    "more_body": True})
-        sent.append(piece)
-        result["tokens_streamed"] = len(sent)
+            batch = pieces[start:start + _BATCH]
+            body = b"".join([provider.stream_token(parsed, answer, piece) for piece in batch])
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+            sent += len(batch)
+            entry["tokens_streamed"] = result["tokens_streamed"] = sent
     if not stopped and abort.reason is not None:
         stopped = True
     if stopped and abort.reason == "disconnect":
@@ -391,7 +399,7 @@ async def _stream(request, provider, parsed, answer, request_id, id_headers, abo
         return
     finish = answer.finish
     await send({"type": "http.response.body",
-                "body": provider.stream_tail(parsed, answer, sent, finish, len(sent)),
+                "body": provider.stream_tail(parsed, answer, finish, sent),
                 "more_body": False})
     result["outcome"] = "ok"
 

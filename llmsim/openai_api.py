@@ -253,7 +253,7 @@ class OpenAIProvider(Provider):
     def stream_token(self, parsed: Parsed, answer: Answer, piece: str) -> bytes:
         return answer.wire["prefix"] + dumps(piece) + answer.wire["suffix"]
 
-    def stream_tail(self, parsed, answer, sent, finish, tokens_sent) -> bytes:
+    def stream_tail(self, parsed, answer, finish, tokens_sent) -> bytes:
         reason = FINISH[finish]
         out = self._chunk(answer, [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": reason,
                                     **self.choice_extra(reason)}])

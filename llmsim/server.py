@@ -185,6 +185,25 @@ class Simulator:
             self._socket = None
         self._thread = None
 
+    def env(self, keys: bool = True) -> dict[str, str]:
+        """Environment variables that point the SDKs (and litellm) at this simulator.
+
+        ``ANTHROPIC_BASE_URL``, ``OPENAI_BASE_URL`` and ``OPENROUTER_API_BASE``, plus - with
+        ``keys`` - placeholder ``*_API_KEY`` values the simulator accepts.
+        """
+        env = {
+            "ANTHROPIC_BASE_URL": self.url,
+            "OPENAI_BASE_URL": self.url + "/v1",
+            "OPENROUTER_API_BASE": self.url + "/api/v1",
+        }
+        if keys:
+            env.update(ANTHROPIC_API_KEY="sk-ant-llmsim", OPENAI_API_KEY="sk-llmsim",
+                       OPENROUTER_API_KEY="sk-or-llmsim")
+        return env
+
+    def __str__(self) -> str:
+        return self.url
+
     def __enter__(self) -> Simulator:
         return self.start()
 

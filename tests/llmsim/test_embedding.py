@@ -197,3 +197,22 @@ def test_cli_reports_a_busy_port():
 
 def test_console_script_is_installed():
     assert shutil.which("llmsim", path=str(Path(sys.executable).parent)), "pip install -e . provides llmsim"
+
+
+def test_env_points_unconfigured_clients_at_the_simulator(sim, monkeypatch):
+    import anthropic
+    import litellm
+    import openai
+
+    for name in ("ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_PROFILE", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in sim.env().items():
+        monkeypatch.setenv(name, value)
+    assert f"{sim}" == sim.url
+    with anthropic.Anthropic(max_retries=0) as client:
+        client.messages.create(model="claude-haiku-4-5", max_tokens=5, messages=user("env"))
+    with openai.OpenAI(max_retries=0) as client:
+        client.chat.completions.create(model="gpt-4o-mini", messages=user("env"))
+    litellm.completion(model="openrouter/openai/gpt-4o-mini", messages=user("env"))
+    assert [(e["provider"], e["status"]) for e in sim.client.requests()] == [
+        ("anthropic", 200), ("openai", 200), ("openrouter", 200)]
