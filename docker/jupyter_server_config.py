@@ -32,3 +32,12 @@ if _token:
 # told that prefix as their root path for /docs to work: grader.lab.serve() does it.
 c.ServerApp.jpserver_extensions.update({"jupyter_server_proxy": True})
 
+
+# Offline by default: no news feed, no update check, no extension installs from PyPI.
+c.LabApp.news_url = None
+c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
+c.LabApp.extension_manager = "readonly"
+# ...and no "get notified about Jupyter news?" prompt (JupyterLab settings overrides).
+_settings = os.path.join(os.environ.get("COURSE_ROOT", "/course"), "docker", "lab-settings")
+if os.path.isdir(_settings):
+    c.LabApp.app_settings_dir = _settings

@@ -391,16 +391,35 @@ def serve(app: Any, *, name: str = "app", port: int | None = None, host: str = "
     if old is not None:
         port = port or old.port
         old.stop()
-    port = port or free_port(host)
+    # Bind here, so a busy port is a clear error and a free one cannot be taken meanwhile.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port or 0))
+    except OSError as exc:
+        sock.close()
+        raise RuntimeError(f"{name} cannot listen on {host}:{port}: {exc.strerror} (is another app on it?)") from None
+    port = sock.getsockname()[1]
     prefix = proxy_prefix(port)
     config = uvicorn.Config(app, host=host, port=port, root_path=prefix, log_level=log_level)
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"uvicorn-{name}-{port}", daemon=True)
+    failure: list[BaseException] = []
+
+    def run_server() -> None:
+        try:
+            server.run(sockets=[sock])
+        except BaseException as exc:  # reported by serve(), not as a thread traceback
+            failure.append(exc)
+        finally:
+            sock.close()
+
+    thread = threading.Thread(target=run_server, name=f"uvicorn-{name}-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + timeout
     while not server.started:
         if not thread.is_alive():
-            raise RuntimeError(f"{name} did not start on {host}:{port} (is the port in use?)")
+            why = f": {failure[0]!r}" if failure else ""
+            raise RuntimeError(f"{name} did not start on {host}:{port}{why} (see the log above)")
         if time.monotonic() > deadline:
             server.should_exit = True
             raise RuntimeError(f"{name} did not start on {host}:{port} within {timeout:.0f} s")

@@ -279,6 +279,9 @@ def test_server_config_defaults_for_the_container(monkeypatch):
         "jupyterlab": True,
         "jupyter_server_proxy": True,
     }
+    # offline: no news feed, update check or extension installs
+    assert c.LabApp.news_url is None and c.LabApp.extension_manager == "readonly"
+    assert c.LabApp.check_for_updates_class == "jupyterlab.NeverCheckForUpdate"
 
 
 def test_server_config_follows_the_environment(monkeypatch):
@@ -289,3 +292,7 @@ def test_server_config_follows_the_environment(monkeypatch):
     assert c.IdentityProvider.token == "t"
     c = _load_server_config({}, monkeypatch)
     assert "token" not in c.IdentityProvider  # Jupyter then makes a random one
+    c = _load_server_config({"COURSE_ROOT": str(ROOT)}, monkeypatch)
+    assert c.LabApp.app_settings_dir == str(ROOT / "docker" / "lab-settings")
+    overrides = json.loads((ROOT / "docker" / "lab-settings" / "overrides.json").read_text())
+    assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
