@@ -157,6 +157,7 @@ def main() -> int:
             asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
         except ImportError:
             pass
+    load_before = os.getloadavg()[0]
     process, url = start_server()
     try:
         plain = measure(args.client, url, PLAIN_BODY, args.connections, args.seconds, args.runs)
@@ -167,6 +168,8 @@ def main() -> int:
         process.wait(10)
     print(f"llmsim benchmark: 1 server worker (own process), client={args.client}, "
           f"{args.connections} connections, {args.runs} runs x {args.seconds:g} s, {os.cpu_count()} CPUs")
+    # Other work on the machine skews the figures: show how busy it was before we started.
+    print(f"load average before the run: {load_before:.2f}")
     print(f"{'workload':<28}{'median':>12}{'min':>12}{'max':>12}  errors")
     rows = [("non-streaming requests/s", [r["rps"] for r in plain], sum(r["errors"] for r in plain))]
     if stream:

@@ -72,6 +72,10 @@ class SimApp:
         abort.stop_watching()
         self._aborts.discard(abort)
 
+    def open(self) -> None:
+        """Called before serving (again): requests may wait and stream."""
+        self._closing = False
+
     def close(self) -> None:
         """Called on the server's loop when it begins to shut down."""
         self._closing = True

@@ -141,6 +141,7 @@ class Simulator:
         encoding()  # load the tokenizer now, not on the first request
         self._socket = _bind(self.host, self._requested_port)
         self.port = self._socket.getsockname()[1]
+        self.app.open()  # a restarted simulator is no longer closing
         config = _config(self.app, log_level=self._log_level, embedded=True)
         self._server = _SimServer(config, self.app, handle_signals=False)
         self._error = None

@@ -23,6 +23,17 @@ OPENAI_KEY = "sk-openai-llmsim-test-0002"
 OPENROUTER_KEY = "sk-or-llmsim-test-0003"
 
 
+_LLMSIM_DIR = os.path.dirname(__file__)
+
+
+def pytest_collection_modifyitems(items):
+    # litellm's pydantic models warn about TypedDict ReadOnly items on first use: not ours.
+    noise = pytest.mark.filterwarnings("ignore:.*ReadOnly.*:UserWarning")
+    for item in items:
+        if str(item.fspath).startswith(_LLMSIM_DIR):
+            item.add_marker(noise)
+
+
 @pytest.fixture(scope="session")
 def sim_server():
     with llmsim.running(token_delay_ms=0) as sim:

@@ -42,7 +42,7 @@ def test_running_gives_url_port_client():
         httpx.get(sim.url + "/llmsim/health", timeout=1)
 
 
-def test_simulator_start_stop_and_token_delay():
+def test_simulator_start_stop_restart_and_token_delay():
     sim = llmsim.Simulator(port=0, token_delay_ms=7)
     sim.start()
     try:
@@ -51,6 +51,12 @@ def test_simulator_start_stop_and_token_delay():
     finally:
         sim.stop()
     assert not sim.running
+    # Started again (on a new free port), it streams normally: the last stop is forgotten.
+    with sim:
+        body = dict(CHAT, stream=True)
+        text = httpx.post(sim.url + "/v1/chat/completions", json=body, headers=HEADERS).text
+        assert text.rstrip().endswith("data: [DONE]")
+        assert sim.client.requests()[-1]["outcome"] == "ok"
 
 
 @pytest.mark.timeout(15)

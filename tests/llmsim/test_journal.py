@@ -12,8 +12,6 @@ from conftest import OPENAI_KEY, user
 
 SECRET = "sk-live-SECRET-do-not-log-7f3a9c"
 
-pytestmark = pytest.mark.filterwarnings("ignore:.*ReadOnly.*:UserWarning")
-
 
 def test_entry_fields(sim, anthropic_client):
     # anthropic 2.x has no temperature argument any more; send it as an extra body field.

@@ -18,9 +18,6 @@ def _routes(sim):
     }
 
 
-# litellm's pydantic models warn about TypedDict ReadOnly items: noise, not ours.
-pytestmark = pytest.mark.filterwarnings("ignore:.*ReadOnly.*:UserWarning")
-
 PATHS = {"anthropic": "/v1/messages", "openai": "/v1/chat/completions", "openrouter": "/api/v1/chat/completions"}
 
 
