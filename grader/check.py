@@ -20,7 +20,7 @@ def run_check(
     *,
     path: str | Path | None = None,
     solutions: bool = False,
-    keyword: str | None = None,
+    only: list[str] | None = None,
     verbose: bool = False,
 ) -> RunResult:
     """Grade one target. Raises TargetError when the grader cannot run (exit status 2)."""
@@ -30,10 +30,10 @@ def run_check(
     folder = resolve_path(tgt, solutions=solutions, path=path)
     if tgt.kind != "project":
         raise TargetError(f"{tgt.name}: notebook grading is not built yet")
-    return _run_project(tgt, folder, keyword=keyword, verbose=verbose)
+    return _run_project(tgt, folder, only=only, verbose=verbose)
 
 
-def _run_project(tgt: Target, folder: Path, *, keyword: str | None, verbose: bool) -> RunResult:
+def _run_project(tgt: Target, folder: Path, *, only: list[str] | None, verbose: bool) -> RunResult:
     import pytest
 
     from grader.plugin import GraderPlugin, GradingSession
@@ -47,20 +47,19 @@ def _run_project(tgt: Target, folder: Path, *, keyword: str | None, verbose: boo
         "--rootdir", str(CRITERIA_DIR),
         "--confcutdir", str(CRITERIA_DIR),
         "-p", "no:cacheprovider",
+        "--import-mode=importlib",
         "-p", "pytest_timeout",
         "-o", f"timeout={os.environ.get('GRADER_CHECK_TIMEOUT_S', DEFAULT_CHECK_TIMEOUT_S)}",
         "-o", "timeout_method=signal",
         "-q",
     ]
-    if keyword:
-        args += ["-k", keyword]
     out = io.StringIO()
     saved_autoload = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only what the grader asks for
     try:
         with contextlib.ExitStack() as stack:
             session = GradingSession(tgt.name, folder, stack)
-            plugin = GraderPlugin(session)
+            plugin = GraderPlugin(session, only=only)
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
                 code = pytest.main(args, plugins=[plugin])
             result.notes = list(session.notes)
@@ -69,12 +68,14 @@ def _run_project(tgt: Target, folder: Path, *, keyword: str | None, verbose: boo
             os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
         else:
             os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved_autoload
+    if plugin.collect_errors:
+        raise TargetError(f"{tgt.name}: the grader's criteria could not be loaded:\n{plugin.collect_errors[0]}")
     if code == pytest.ExitCode.INTERRUPTED:
         raise KeyboardInterrupt
     if code == pytest.ExitCode.USAGE_ERROR or (code == pytest.ExitCode.INTERNAL_ERROR and not plugin.results):
         raise TargetError(f"{tgt.name}: the grader's criteria could not be loaded:\n{out.getvalue()[-2000:]}")
     if not plugin.results:
-        raise TargetError(f"{tgt.name}: no criteria were collected")
+        raise TargetError(f"{tgt.name}: no criteria match {', '.join(only)}" if only else f"{tgt.name}: no criteria were collected")
     result.criteria = [plugin.results[i] for i in plugin.order]
     if verbose:
         result.notes.append("pytest output:\n" + out.getvalue())

@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--path", metavar="DIR", help="grade a copy elsewhere (a learner's folder)")
     c.add_argument("--format", choices=FORMATS, default="text")
     c.add_argument("--output", metavar="FILE", help="write the report to FILE instead of the terminal")
-    c.add_argument("-k", dest="keyword", metavar="EXPR", help="only criteria whose names match (pytest -k)")
+    c.add_argument("--only", metavar="ID", action="append", help="only this criterion (id, short id or glob); repeatable")
     c.add_argument("--verbose", action="store_true", help="also show the criteria's own pytest output")
 
     h = sub.add_parser("hint", help="show the hints for a target, or for one criterion")
@@ -79,7 +79,7 @@ def cmd_check(args) -> int:
         get_target(args.target)  # unknown target: exit 2 before any work
     results = []
     for name in names:
-        result = run_check(name, path=args.path, solutions=args.solutions, keyword=args.keyword, verbose=args.verbose)
+        result = run_check(name, path=args.path, solutions=args.solutions, only=args.only, verbose=args.verbose)
         results.append(result)
         with contextlib.suppress(TargetError):
             status.save(course_root(), result)

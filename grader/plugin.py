@@ -8,6 +8,7 @@ and the learner's app process, started once and restarted if a check made it exi
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import os
 import secrets as _secrets
@@ -148,10 +149,12 @@ def _hadolint_binary() -> str | None:
 
 
 class GraderPlugin:
-    def __init__(self, session: GradingSession) -> None:
+    def __init__(self, session: GradingSession, only: list[str] | None = None) -> None:
         self.session = session
+        self.only = only or []
         self.results: dict[str, CriterionResult] = {}
         self.order: list[str] = []
+        self.collect_errors: list[str] = []
 
     # -- fixtures ---------------------------------------------------------------------------------
     @pytest.fixture
@@ -223,7 +226,18 @@ class GraderPlugin:
         return lint
 
     # -- result collection ----------------------------------------------------------------------
-    def pytest_collection_modifyitems(self, items) -> None:
+    def pytest_configure(self, config) -> None:
+        config.addinivalue_line("markers", "criterion(id): the checklist criterion a test stands for")
+
+    def pytest_collectreport(self, report) -> None:
+        if report.failed:
+            self.collect_errors.append(str(report.longrepr)[-1500:])
+
+    def pytest_collection_modifyitems(self, config, items) -> None:
+        if self.only:
+            keep = [i for i in items if _criterion_of(i) and _selected(_criterion_of(i).id, self.only)]
+            config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+            items[:] = keep
         for item in items:
             crit = _criterion_of(item)
             if crit and crit.id not in self.results:
@@ -245,6 +259,11 @@ class GraderPlugin:
             return
         excinfo = call.excinfo
         res.status, res.message = _classify(excinfo, report.when)
+
+
+def _selected(crit_id: str, patterns: list[str]) -> bool:
+    """``p1.health``, ``health`` or a glob such as ``p1.echo*`` select a criterion."""
+    return any(fnmatch.fnmatch(crit_id, p) or crit_id.endswith("." + p) for p in patterns)
 
 
 def _criterion_of(item) -> Criterion | None:
