@@ -74,7 +74,7 @@ def read_dotenv(path: Path) -> dict[str, str]:
 
 
 def is_real_key(value: str | None) -> bool:
-    if not value or value.startswith("sk-llmsim"):
+    if not value or "llmsim" in value:  # ours (sk-llmsim-…) and the grader's (sk-ant-llmsim-…)
         return False
     low = value.lower()
     return not any(p in low for p in _PLACEHOLDERS)
@@ -245,7 +245,11 @@ def run(settings: argparse.Namespace) -> int:
     port, note = choose_port(settings.ip, settings.port)
     token = settings.token or secrets.token_hex(24)
 
-    base = {**read_dotenv(root / ".env"), **os.environ}
+    # The environment wins over .env, except where it is empty.
+    base = dict(os.environ)
+    for key, value in read_dotenv(root / ".env").items():
+        if not base.get(key):
+            base[key] = value
     stack = contextlib.ExitStack()
     with stack:
         try:
@@ -280,7 +284,8 @@ def run(settings: argparse.Namespace) -> int:
             env=env, cwd=root, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         stack.callback(_stop, proc)
-        old = {s: signal.signal(s, _on_signal) for s in (signal.SIGTERM, signal.SIGHUP)}
+        # Ctrl-C (even where SIGINT was ignored, as for `make lab &`), docker stop, a closed terminal
+        old = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         stack.callback(lambda: [signal.signal(s, h) for s, h in old.items()])
         try:
             probe = f"http://{_browser_host(settings.ip)}:{port}/api"

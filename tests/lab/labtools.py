@@ -98,20 +98,24 @@ def make_lessons(tmp: Path) -> Path:
 
 
 class Lab:
-    def __init__(self, lessons: Path, env: dict[str, str] | None = None):
+    """`make lab` by default; ``argv``/``env`` run it another way (the image's command)."""
+
+    def __init__(self, lessons: Path, env: dict[str, str] | None = None, argv: list[str] | None = None):
         self.port = free_port()
         self.token = uuid.uuid4().hex
         self.lessons = lessons
         self.url = f"http://127.0.0.1:{self.port}"
         self.lines: list[str] = []
         self.ready = threading.Event()
-        env = {**os.environ, **(env or {})}
+        full_env = dict(os.environ)
         for k in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL"):  # run as from a terminal, not nested in make test
-            env.pop(k, None)
-        env.update(LAB_PORT=str(self.port), LAB_TOKEN=self.token, LAB_LESSONS_DIR=str(lessons))
+            full_env.pop(k, None)
+        full_env.update(LAB_TOKEN=self.token, LAB_LESSONS_DIR=str(lessons))
+        full_env.update(env or {})
+        full_env["LAB_PORT"] = str(self.port)
         self.proc = subprocess.Popen(
-            ["make", "--no-print-directory", "lab"],
-            cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            argv or ["make", "--no-print-directory", "lab"],
+            cwd=ROOT, env=full_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             text=True, start_new_session=True,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -151,6 +155,18 @@ class Lab:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
             pytest.fail(f"make lab did not stop within {timeout} s of Ctrl-C:\n{self.output}")
+        self._reader.join(5)
+        return code
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        """What `docker stop` does: SIGTERM to the container's main process."""
+        self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+            pytest.fail(f"the lab did not stop within {timeout} s of {signal.Signals(sig).name}:\n{self.output}")
         self._reader.join(5)
         return code
 

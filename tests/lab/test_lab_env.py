@@ -51,7 +51,7 @@ def test_a_base_url_of_the_learners_own_is_kept_with_a_real_key():
     assert "openai: real key configured, using https://gateway.example/v1" in said
 
 
-@pytest.mark.parametrize("value", ["", "sk-llmsim-x", "your-key-here", "sk-ant-...", "<your key>", "changeme"])
+@pytest.mark.parametrize("value", ["", "sk-llmsim-x", "sk-ant-llmsim-0a1b", "your-key-here", "sk-ant-...", "<your key>", "changeme"])
 def test_placeholders_are_not_real_keys(value):
     assert not lab.is_real_key(value)
     env, _ = lab.lab_env(SIM, {"ANTHROPIC_API_KEY": value})
@@ -202,3 +202,18 @@ def _listening() -> set[int]:
         if parts[3] == "0A":  # LISTEN
             ports.add(int(parts[1].split(":")[1], 16))
     return ports
+
+
+def test_a_redis_url_that_does_not_answer_stops_the_lab(tmp_path, capsys, monkeypatch):
+    (tmp_path / "lessons").mkdir()
+    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{_closed_port()}/0")
+    monkeypatch.setenv("LLMSIM_URL", "")
+    assert lab.main(["--lessons", str(tmp_path / "lessons"), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "REDIS_URL=redis://127.0.0.1:" in err and "does not answer" in err
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
