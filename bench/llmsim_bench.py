@@ -144,10 +144,14 @@ def measure(kind, url, body, connections, seconds, runs):
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--client", choices=["raw", "httpx", "wrk"], default="raw")
-    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--connections", type=int, default=None,
+                        help="concurrent connections (default 64; 4 for httpx, whose pool slows "
+                             "down with more)")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    if args.connections is None:
+        args.connections = 4 if args.client == "httpx" else 64
     if args.client == "wrk" and not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install wrk), or use --client raw")
     if args.client != "httpx":

@@ -142,7 +142,18 @@ def scrub(value: Any, secrets: tuple[str, ...], names: bool = True) -> Any:
     return value
 
 
-def make_answer(parsed: Parsed, reply: replies.Reply) -> Answer:
+def _holds(value: Any, secrets: tuple[str, ...]) -> bool:
+    """Whether any string inside a JSON value contains a secret (a cheap check, no copy)."""
+    if isinstance(value, str):
+        return any(s in value for s in secrets)
+    if isinstance(value, dict):
+        return any(_holds(v, secrets) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds(v, secrets) for v in value)
+    return False
+
+
+def make_answer(parsed: Parsed, reply: replies.Reply, stream: bool = True) -> Answer:
     text = reply.output
     finish = "tool" if reply.is_tool_call else "end"
     stop_sequence = None
@@ -152,10 +163,15 @@ def make_answer(parsed: Parsed, reply: replies.Reply) -> Answer:
             index, stop_sequence = min(hits)
             text = text[:index]
             finish = "stop_sequence"
-    pieces, used, truncated = tokens.pieces(text, parsed.max_tokens)
+    if stream:
+        pieces, used, truncated = tokens.pieces(text, parsed.max_tokens)
+        if truncated:
+            text = "".join(pieces)
+    else:  # no pieces needed
+        pieces = []
+        text, used, truncated = tokens.truncate(text, parsed.max_tokens)
     if truncated:
         finish = "max_tokens"
-        text = "".join(pieces)
     input_tokens = tokens.count_input(parsed.messages, parsed.system, parsed.raw_tools)
     return Answer(reply, pieces, text, input_tokens, used, finish, stop_sequence)
 
@@ -271,7 +287,7 @@ async def handle(app, request: Request, provider: Provider) -> None:
             json_schema=parsed.json_schema,
             id_prefix="toolu_" if provider.name == "anthropic" else "call_",
         )
-        answer = make_answer(parsed, reply)
+        answer = make_answer(parsed, reply, parsed.stream)
         result.update(
             input_tokens=answer.input_tokens,
             output_tokens=answer.output_tokens,
@@ -325,7 +341,7 @@ def _journal_body(entry: dict, body: dict, secrets: tuple[str, ...]) -> None:
     entry["tools"] = body.get("tools")
     params = {k: v for k, v in body.items() if k not in _BODY_FIELDS}
     entry["params"] = scrub(params, secrets) if params else {}
-    if secrets:
+    if secrets and _holds(entry["messages"], secrets):
         # A key pasted into a message is still a key: values only, names are content here.
         entry["messages"] = scrub(entry["messages"], secrets, names=False)
 

@@ -32,6 +32,9 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if str(item.fspath).startswith(_LLMSIM_DIR):
             item.add_marker(noise)
+            # A hang must never block the suite: every test here has a short limit.
+            if item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(30))
 
 
 @pytest.fixture(scope="session")

@@ -104,3 +104,10 @@ def test_example_from_schema(schema, check):
     value = replies.example_from_schema(schema)
     assert check(value), value
     json.dumps(value)
+
+
+def test_truncate_agrees_with_pieces():
+    text = "Hello 世界 🎉 done, and some more words"
+    for limit in (None, 1, 2, 3, 4, 5, 50):
+        pieces, used, truncated = tokens.pieces(text, limit)
+        assert tokens.truncate(text, limit) == ("".join(pieces), used, truncated)
