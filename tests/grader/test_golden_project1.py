@@ -55,15 +55,17 @@ def copy_with_overlay(variant: str, dst: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def solution_result():
+def solution_result():  # one full grading run, shared
     return run_check(TARGET, path=SOLUTION)
 
 
+@pytest.mark.slow
 def test_solution_passes_every_criterion(solution_result):
     assert not_passing(solution_result) == {}
     assert {c.id for c in solution_result.criteria} == criterion_ids()
 
 
+@pytest.mark.slow
 def test_stub_fails_every_criterion(tmp_path):
     stub = tmp_path / "lessons"
     render_tree(SOLUTION, stub)
@@ -78,6 +80,7 @@ def test_stub_fails_every_criterion(tmp_path):
         assert c.message and "\n" not in c.message and len(c.message) < 500, (c.id, c.message)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_wrong_implementation(variant, tmp_path):
     expected = expected_of(variant)

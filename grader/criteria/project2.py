@@ -1,0 +1,647 @@
+"""Project 2: Single Provider Chat API.
+
+The app runs as ``uvicorn app.main:app`` with the Anthropic SDK pointed at the run's llmsim
+(ANTHROPIC_BASE_URL), ANTHROPIC_TIMEOUT_S=2 and ANTHROPIC_MAX_RETRIES=0. The simulator's
+journal shows what the provider received; its faults play the provider's failures.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import secrets
+import time
+
+from grader.criteria import _static as st
+from grader.criterion import check, criterion
+from grader.quiz import QuizError, check_quiz
+from grader.runner import free_port
+
+CHAT_ENDPOINT = "`/v1/chat` POST endpoint"
+CHAT_REQUEST = "ChatRequest model (message, max_tokens, temperature)"
+CHAT_RESPONSE = "ChatResponse model (content, usage, model)"
+SDK = "Anthropic SDK integration"
+KEY_ENV = "Environment variable for API key"
+ERRORS = "Error handling for API failures"
+DOCKERFILE_ENV = "Dockerfile with env var support"
+COMPOSE_ENV = "docker-compose.yml with .env file"
+SEND = "Can send a message and get a response"
+FORMAT = "Can explain the Anthropic message format"
+KEYS = "Understands how API keys are passed to containers"
+
+# The spec (README.md).
+PORT = 8000
+DEFAULT_MAX_TOKENS = 512
+MAX_MESSAGE = 8000
+ENV_VARS = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "ANTHROPIC_MODEL",
+    "ANTHROPIC_TIMEOUT_S",
+    "ANTHROPIC_MAX_RETRIES",
+)
+TIMEOUT_S = 2  # what the grader sets ANTHROPIC_TIMEOUT_S to (grader.plugin)
+MESSAGES_PATH = "/v1/messages"
+
+# sha256 of "<question id>:<answer>" (grader.quiz.answer_hash), not the answers.
+QUIZ_FORMAT = {
+    "format-system": "2501a40c47a0148f84dc05b4a0aa8e7e8fda7950d0b3b00cb032628ef5602a12",
+    "format-roles": "2fbe0a0c6ab1cbfb2cb7fca98fcf4d87744636ee86107aa8a55d645a59ac8a0b",
+    "format-content": "b2902a66f51c08b6cb2f7a31a6ef71b9bf4851ec1419713f0afac5d657cd74b8",
+    "format-max-tokens": "a8327800d9df681c8069cf05f280bf27ca37c85708c42aa7d054e6a25e7fde28",
+}
+QUIZ_KEYS = {
+    "keys-env-file": "0fb43024dadeab598adb43e1fdf8fcea547b5591af4f8fbf4761fe98e1b4e353",
+    "keys-no-env-in-dockerfile": "0ada1a04391bda5f4868026de863fa8d49a612af9e57e82b271345a61e247e2a",
+    "keys-dockerignore": "d5e186b323a14bbae04962d47c53cdc688f82893b91104712f312cbd1b1a727b",
+}
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _json(response) -> object:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _static(func, *args):
+    try:
+        return func(*args)
+    except st.StaticError as exc:
+        check(False, str(exc))
+
+
+def _calls(sim) -> list[dict]:
+    """The provider requests the app made (Messages API only)."""
+    return sim.requests(provider="anthropic", path=MESSAGES_PATH)
+
+
+def _one_call(sim, what: str) -> dict:
+    calls = _calls(sim)
+    check(calls, f"{what}: no request reached the provider (POST {MESSAGES_PATH})")
+    check(len(calls) == 1, f"{what}: the provider got {len(calls)} requests for one chat message; expected 1")
+    return calls[0]
+
+
+def _text(content: object) -> str | None:
+    """A Messages API content value (a string or text blocks) as text."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(b, dict) and b.get("type") == "text" for b in content):
+        return "".join(str(b.get("text", "")) for b in content)
+    return None
+
+
+def _chat(app, payload: dict, what: str, **kw):
+    r = app.post("/v1/chat", json=payload, **kw)
+    check(r.status_code != 404, f"{what}: POST /v1/chat answered 404; there is no such endpoint yet")
+    return r
+
+
+def _ok(r, what: str) -> dict:
+    check(r.status_code == 200, f"{what}: POST /v1/chat answered {r.status_code} {_short(r.text)!r}; expected 200")
+    body = _json(r)
+    check(isinstance(body, dict), f"{what}: POST /v1/chat returned {_short(r.text)!r}; expected a JSON object")
+    return body
+
+
+def _error(r, status: int, error_type: str | None, what: str, secrets: list[str]) -> dict:
+    """Check one error response against the spec's single error shape; return error{}."""
+    check(
+        r.status_code == status,
+        f"{what}: the app answered {r.status_code} {_short(r.text, 120)!r}; expected {status}",
+    )
+    check("Traceback" not in r.text and 'File "' not in r.text, f"{what}: the error body contains a stack trace")
+    exposed = [s for s in secrets if s in r.text or any(s in v for v in r.headers.values())]
+    check(not exposed, f"{what}: the response contains the server's API key")
+    body = _json(r)
+    err = body.get("error") if isinstance(body, dict) else None
+    check(
+        isinstance(body, dict)
+        and set(body) == {"error"}
+        and isinstance(err, dict)
+        and all(isinstance(err.get(k), str) and err.get(k) for k in ("type", "message", "request_id")),
+        f"{what}: the body {_short(r.text, 120)!r} is not the error shape "
+        '{"error": {"type": ..., "message": ..., "request_id": ...}}',
+    )
+    if error_type is not None:
+        check(err["type"] == error_type, f"{what}: error.type is {err['type']!r}; expected {error_type!r}")
+    return err
+
+
+def _dockerfile(project) -> str:
+    text = project.read("Dockerfile")
+    check(text is not None, "there is no Dockerfile in the project folder")
+    check(st.parse_dockerfile(text), "the Dockerfile has no instructions yet (only comments)")
+    return text
+
+
+# -- the endpoint -----------------------------------------------------------------------------
+
+def _model_schema(spec: dict, media: dict | None) -> dict | None:
+    ref = ((media or {}).get("schema") or {}).get("$ref", "")
+    if not ref.startswith("#/components/schemas/"):
+        return None
+    return spec.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[-1])
+
+
+@criterion(
+    "p2.chat-endpoint",
+    CHAT_ENDPOINT,
+    hint="Declare @app.post(\"/v1/chat\", response_model=ChatResponse) taking a ChatRequest body.",
+)
+def test_chat_endpoint(app):
+    r = app.get("/openapi.json")
+    check(r.status_code == 200, f"GET /openapi.json answered {r.status_code}")
+    spec = _json(r)
+    check(isinstance(spec, dict), "GET /openapi.json did not return a JSON document")
+    operation = spec.get("paths", {}).get("/v1/chat", {}).get("post")
+    check(operation is not None, "/openapi.json has no POST /v1/chat operation")
+    request = _model_schema(spec, operation.get("requestBody", {}).get("content", {}).get("application/json"))
+    check(request is not None, "POST /v1/chat does not take a Pydantic model as its JSON body")
+    missing = [f for f in ("message", "max_tokens", "temperature") if f not in request.get("properties", {})]
+    check(not missing, f"the request model has no {', '.join(missing)}")
+    ok = operation.get("responses", {}).get("200", {}).get("content", {}).get("application/json")
+    response = _model_schema(spec, ok)
+    check(response is not None, "POST /v1/chat declares no response model (response_model=ChatResponse)")
+    missing = [f for f in ("content", "usage", "model") if f not in response.get("properties", {})]
+    check(not missing, f"the response model has no {', '.join(missing)}")
+
+
+@criterion(
+    "p2.chat",
+    SEND,
+    hint="Send the message as the content of one user message, and answer with the reply's text.",
+)
+def test_chat(app, sim):
+    message = "Bonjour! What is FastAPI? 👋"
+    what = "POST /v1/chat with a message"
+    body = _ok(_chat(app, {"message": message}, what), what)
+    call = _one_call(sim, what)
+    messages = call.get("messages") or []
+    check(
+        len(messages) == 1 and messages[0].get("role") == "user" and _text(messages[0].get("content")) == message,
+        f"{what}: the provider received messages={_short(messages, 200)}; expected one user message "
+        "whose content is exactly the message sent",
+    )
+    content = body.get("content")
+    check(
+        isinstance(content, str) and message in content,
+        f"{what}: the reply's content {_short(content)!r} is not the model's answer to the message",
+    )
+
+
+@criterion(
+    "p2.chat-request",
+    CHAT_REQUEST,
+    hint="ChatRequest: message (1-8000 chars), max_tokens (1-4096, default 512), temperature "
+    "(0.0-1.0, optional), system (optional); pass each on to the provider unchanged.",
+)
+def test_chat_request(app, sim):
+    what = "POST /v1/chat with max_tokens=37, temperature=0.25 and a system prompt"
+    _ok(_chat(app, {"message": "Hi", "max_tokens": 37, "temperature": 0.25, "system": "Answer in French."}, what), what)
+    call = _one_call(sim, what)
+    check(call.get("max_tokens") == 37, f"{what}: the provider got max_tokens={call.get('max_tokens')!r}")
+    check(call.get("temperature") == 0.25, f"{what}: the provider got temperature={call.get('temperature')!r}")
+    check(
+        _text(call.get("system")) == "Answer in French.",
+        f"{what}: the provider got system={_short(call.get('system'))!r}; send it as the top-level "
+        "`system` parameter",
+    )
+    sim.clear_requests()
+    what = "POST /v1/chat with only a message"
+    _ok(_chat(app, {"message": "Hi"}, what), what)
+    call = _one_call(sim, what)
+    check(
+        call.get("max_tokens") == DEFAULT_MAX_TOKENS,
+        f"{what}: the provider got max_tokens={call.get('max_tokens')!r}; the default is {DEFAULT_MAX_TOKENS}",
+    )
+    check(not call.get("system"), f"{what}: the provider got a system prompt {_short(call.get('system'))!r} nobody sent")
+    sim.clear_requests()
+    bad = [
+        ("no message", {"max_tokens": 10}),
+        ("an empty message", {"message": ""}),
+        (f"a message of {MAX_MESSAGE + 1} characters", {"message": "x" * (MAX_MESSAGE + 1)}),
+        ("max_tokens=0", {"message": "Hi", "max_tokens": 0}),
+        ("max_tokens=4097", {"message": "Hi", "max_tokens": 4097}),
+        ('max_tokens="lots"', {"message": "Hi", "max_tokens": "lots"}),
+        ("temperature=-0.1", {"message": "Hi", "temperature": -0.1}),
+        ("temperature=1.5", {"message": "Hi", "temperature": 1.5}),
+    ]
+    for name, payload in bad:
+        r = _chat(app, payload, f"POST /v1/chat with {name}")
+        check(r.status_code == 422, f"POST /v1/chat with {name} answered {r.status_code}; expected 422")
+    calls = _calls(sim)
+    check(not calls, f"invalid requests reached the provider ({len(calls)} calls): validate before calling it")
+
+
+@criterion(
+    "p2.chat-response",
+    CHAT_RESPONSE,
+    hint="Build ChatResponse from the provider's Message: the text of its text blocks, its model, "
+    "its usage.input_tokens/output_tokens and its stop_reason.",
+)
+def test_chat_response(app, sim):
+    for payload, what in (
+        ({"message": "Tell me about FastAPI"}, "POST /v1/chat"),
+        ({"message": "Tell me a long story about FastAPI", "max_tokens": 5}, "POST /v1/chat with max_tokens=5"),
+    ):
+        sim.clear_requests()
+        body = _ok(_chat(app, payload, what), what)
+        call = _one_call(sim, what)
+        check(
+            body.get("content") == call.get("reply"),
+            f"{what}: content is {_short(body.get('content'), 100)!r}; the provider's reply text was "
+            f"{_short(call.get('reply'), 100)!r}",
+        )
+        check(
+            body.get("model") == call.get("model"),
+            f"{what}: model is {body.get('model')!r}; the provider's response says {call.get('model')!r}",
+        )
+        usage = {"input_tokens": call.get("input_tokens"), "output_tokens": call.get("output_tokens")}
+        got = body.get("usage")
+        check(
+            isinstance(got, dict) and {k: got.get(k) for k in usage} == usage,
+            f"{what}: usage is {_short(got)!r}; the provider counted {usage}",
+        )
+        if "stop_reason" in body:
+            check(
+                body["stop_reason"] == call.get("stop_reason"),
+                f"{what}: stop_reason is {body['stop_reason']!r}; the provider said {call.get('stop_reason')!r}",
+            )
+
+
+def _clients_made_per_request(project) -> list[str]:
+    """Places where an Anthropic client is constructed inside a path operation function."""
+    out = []
+    for path in sorted((project.root / "app").rglob("*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+        except SyntaxError:
+            continue
+        for func in ast.walk(tree):
+            if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            routed = any(
+                isinstance(d, ast.Call)
+                and isinstance(d.func, ast.Attribute)
+                and d.func.attr in ("get", "post", "put", "patch", "delete", "api_route")
+                for d in func.decorator_list
+            )
+            if not routed:
+                continue
+            for node in ast.walk(func):
+                if isinstance(node, ast.Call):
+                    name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                    if name in ("AsyncAnthropic", "Anthropic"):
+                        out.append(f"{path.relative_to(project.root)} line {node.lineno} ({func.name})")
+    return out
+
+
+@criterion(
+    "p2.anthropic-sdk",
+    SDK,
+    hint="Create one anthropic.AsyncAnthropic client in the lifespan and await "
+    "client.messages.create(...) in the endpoint.",
+)
+def test_anthropic_sdk(app, sim, project):
+    what = "POST /v1/chat"
+    _ok(_chat(app, {"message": "Which client sent this?"}, what), what)
+    headers = {k.lower(): v for k, v in (_one_call(sim, what).get("headers") or {}).items()}
+    agent = headers.get("user-agent", "")
+    check(
+        headers.get("x-stainless-lang") == "python" and "anthropic-version" in headers,
+        f"the provider request did not come from the anthropic SDK (user-agent {agent!r})",
+    )
+    check(
+        not agent.startswith("Anthropic/"),
+        "the request came from the synchronous anthropic.Anthropic client: inside an async endpoint it "
+        "blocks the event loop, so every other request waits; use AsyncAnthropic and await it",
+    )
+    check(agent.startswith("AsyncAnthropic/"), f"the provider request has user-agent {agent!r}; expected AsyncAnthropic")
+    per_request = _clients_made_per_request(project)
+    check(
+        not per_request,
+        f"a new Anthropic client is created on every request ({per_request[0] if per_request else ''}): "
+        "create one in the lifespan and reuse its connections",
+    )
+
+
+# -- configuration and keys -------------------------------------------------------------------
+
+@criterion(
+    "p2.key-from-env",
+    KEY_ENV,
+    hint="Read the key from the ANTHROPIC_API_KEY environment variable only: no key in any file, "
+    "no default value, and never print or log it.",
+)
+def test_key_from_env(project, app, start_app, sim):
+    hits = st.find_key_shaped(project.files(), project.root)
+    check(
+        not hits,
+        f"key-shaped string in {hits[0][0] if hits else ''} ({hits[0][1] if hits else ''}): keys belong "
+        "in the environment (.env), never in a file that is committed or copied into an image",
+    )
+    check(
+        not any(s in app.logs() for s in app.secrets),
+        "the app printed its API key in its output: logs are read by many people; never log the key",
+    )
+    bad_key = "invalid-grader-" + secrets.token_hex(8)
+    other = start_app(env={"ANTHROPIC_API_KEY": bad_key}, name="invalid-key")
+    sim.clear_requests()
+    r = other.post("/v1/chat", json={"message": "Which key do you use?"})
+    calls = _calls(sim)
+    check(calls, f"started with ANTHROPIC_API_KEY={bad_key[:12]}…, POST /v1/chat sent nothing to the provider (answered {r.status_code})")
+    check(
+        all(c.get("status") == 401 for c in calls),
+        "started with an invalid ANTHROPIC_API_KEY, the app still authenticated with the provider: "
+        "it is using a key from somewhere else than the environment",
+    )
+    check(bad_key not in r.text and bad_key not in other.logs(), "the app echoed its API key in a response or its logs")
+
+
+def _env_names(text: str) -> set[str]:
+    return set(re.findall(r"^\s*#?\s*([A-Z][A-Z0-9_]*)\s*=", text, flags=re.M))
+
+
+@criterion(
+    "p2.env-files",
+    KEY_ENV,
+    hint="Commit a .env.example with every variable (empty key), and keep .env itself out of git "
+    "(.gitignore) and out of the image (.dockerignore).",
+)
+def test_env_files(project):
+    example = project.read(".env.example")
+    check(example is not None, "there is no .env.example telling people which variables to set")
+    names = _env_names(example)
+    missing = [v for v in ENV_VARS if v not in names]
+    check(not missing, f".env.example does not mention {', '.join(missing)}")
+    key_line = re.search(r"^\s*ANTHROPIC_API_KEY\s*=(.*)$", example, flags=re.M)
+    check(key_line, ".env.example has no ANTHROPIC_API_KEY= line to fill in")
+    check(
+        not st.key_shaped(key_line.group(1)),
+        ".env.example holds a real-looking API key: it is committed; leave the value empty",
+    )
+    check(st.ignores_dotenv(project.read(".gitignore")), ".gitignore does not list .env: the key would be committed")
+    check(
+        st.ignores_dotenv(project.read(".dockerignore")),
+        ".dockerignore does not list .env: the key is sent to the Docker build and can end up in an image",
+    )
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+@criterion(
+    "p2.errors-rate-limit",
+    ERRORS,
+    hint="Handle anthropic.RateLimitError: answer 429 in the error shape, with Retry-After copied "
+    "from the provider's retry-after header.",
+)
+def test_errors_rate_limit(app, sim):
+    sim.add_fault(provider="anthropic", kind="http", status=429, retry_after=3)
+    what = "when the provider answers 429 (retry-after: 3)"
+    r = _chat(app, {"message": "Hi"}, what)
+    _error(r, 429, "rate_limited", what, app.secrets)
+    check(
+        r.headers.get("retry-after") == "3",
+        f"{what}: Retry-After is {r.headers.get('retry-after')!r}; pass on the provider's value, 3",
+    )
+
+
+@criterion(
+    "p2.errors-upstream",
+    ERRORS,
+    hint="Map the SDK's InternalServerError (5xx, 529) and APIConnectionError to 502 "
+    "upstream_unavailable, and other provider errors to 502 upstream_error; honour ANTHROPIC_MAX_RETRIES.",
+)
+def test_errors_upstream(app, sim, start_app):
+    for status in (529, 500, 503):
+        sim.clear_faults()
+        sim.clear_requests()
+        sim.add_fault(provider="anthropic", kind="http", status=status)
+        what = f"when the provider answers {status}"
+        _error(_chat(app, {"message": "Hi"}, what), 502, "upstream_unavailable", what, app.secrets)
+        calls = len(_calls(sim))
+        check(
+            calls == 1,
+            f"{what}, the app sent {calls} requests although ANTHROPIC_MAX_RETRIES=0: pass it to the "
+            "client as max_retries",
+        )
+    sim.clear_faults()
+    sim.add_fault(provider="anthropic", kind="http", status=400)
+    what = "when the provider answers 400"
+    _error(_chat(app, {"message": "Hi"}, what), 502, "upstream_error", what, app.secrets)
+    sim.clear_faults()
+    # Nothing listens on this port: the SDK cannot connect at all.
+    down = start_app(env={"ANTHROPIC_BASE_URL": f"http://127.0.0.1:{free_port()}"}, name="provider-down")
+    what = "when the provider cannot be reached"
+    _error(_chat(down, {"message": "Hi"}, what), 502, "upstream_unavailable", what, down.secrets)
+
+
+@criterion(
+    "p2.errors-auth",
+    ERRORS,
+    hint="Handle AuthenticationError and PermissionDeniedError: 502 upstream_auth_error saying the "
+    "server's provider credentials are misconfigured (the client cannot fix that).",
+)
+def test_errors_auth(app, sim):
+    for status in (401, 403):
+        sim.clear_faults()
+        sim.add_fault(provider="anthropic", kind="http", status=status)
+        what = f"when the provider answers {status}"
+        err = _error(_chat(app, {"message": "Hi"}, what), 502, "upstream_auth_error", what, app.secrets)
+        check(
+            re.search(r"credential|api key|configur", err["message"], flags=re.I),
+            f"{what}: error.message {err['message']!r} should say the server's provider credentials "
+            "are misconfigured",
+        )
+
+
+@criterion(
+    "p2.errors-timeout",
+    ERRORS,
+    hint="Create the client with timeout=ANTHROPIC_TIMEOUT_S and map anthropic.APITimeoutError "
+    "to 504 upstream_timeout.",
+)
+def test_errors_timeout(app, sim):
+    sim.add_fault(provider="anthropic", kind="hang")
+    what = f"when the provider never answers (ANTHROPIC_TIMEOUT_S={TIMEOUT_S})"
+    started = time.monotonic()
+    r = _chat(app, {"message": "Hi"}, what, timeout=TIMEOUT_S + 4)
+    elapsed = time.monotonic() - started
+    _error(r, 504, "upstream_timeout", what, app.secrets)
+    check(elapsed < TIMEOUT_S + 3, f"{what}: the 504 took {elapsed:.1f} s")
+
+
+@criterion(
+    "p2.errors-shape",
+    ERRORS,
+    hint="Add exception handlers for RequestValidationError and HTTPException that answer "
+    '{"error": {"type", "message", "request_id"}}, with the field errors in error.details.',
+)
+def test_errors_shape(app, sim):
+    what = "POST /v1/chat with temperature=3"
+    r = _chat(app, {"message": "Hi", "temperature": 3}, what)
+    err = _error(r, 422, "validation_error", what, app.secrets)
+    details = err.get("details")
+    check(
+        isinstance(details, list) and details and "temperature" in str(details),
+        f"{what}: error.details {_short(details)!r} does not say which field is wrong",
+    )
+    check(
+        r.headers.get("x-request-id") == err["request_id"],
+        f"{what}: X-Request-ID header {r.headers.get('x-request-id')!r} differs from error.request_id",
+    )
+    what = "GET /no-such-page"
+    _error(app.get("/no-such-page"), 404, None, what, app.secrets)
+    check(not _calls(sim), "a request that failed validation reached the provider")
+
+
+# -- Docker -------------------------------------------------------------------------------------
+
+_SECRET_NAME = re.compile(r"API_?KEY|SECRET|TOKEN|PASSW|CREDENTIAL", re.I)
+
+
+@criterion(
+    "p2.dockerfile-env",
+    DOCKERFILE_ENV,
+    hint="Build as in Project 1 and bake no secret into the image: no ENV/ARG with a key, no .env "
+    "copied; configuration arrives as environment variables when the container starts.",
+)
+def test_dockerfile_env(project, hadolint):
+    text = _dockerfile(project)
+    findings = hadolint(project.path("Dockerfile"))
+    check(
+        not findings,
+        f"hadolint reports {len(findings)} finding(s): "
+        + "; ".join(f"line {f.get('line')} {f.get('code')}: {f.get('message')}" for f in findings[:3]),
+    )
+    for instr in st.parse_dockerfile(text):
+        if instr.keyword in ("ENV", "ARG"):
+            for name, _ in st.env_pairs(instr):
+                check(
+                    not _SECRET_NAME.search(name),
+                    f"line {instr.line}: {instr.keyword} {name}: a key in the Dockerfile is stored in the "
+                    "image for anyone who pulls it; pass it at run time (env_file)",
+                )
+        if instr.keyword in ("COPY", "ADD"):
+            sources = st.copy_sources(instr)
+            check(
+                not any(s.rstrip("/").endswith(".env") for s in sources),
+                f"line {instr.line}: {instr.keyword} {instr.args} puts .env (the key) into the image",
+            )
+            if any(s in (".", "./", "*") for s in sources):
+                check(
+                    st.ignores_dotenv(project.read(".dockerignore")),
+                    f"line {instr.line}: {instr.keyword} {instr.args} copies .env into the image unless "
+                    ".dockerignore lists it",
+                )
+    problems = st.dockerfile_practice_problems(text, PORT)
+    check(not problems, "; ".join(problems[:2]))
+
+
+@criterion(
+    "p2.image-runs",
+    DOCKERFILE_ENV,
+    hint="CMD [\"uvicorn\", \"app.main:app\", \"--host\", \"0.0.0.0\", \"--port\", \"8000\"]; pin every "
+    "imported package in requirements.txt; read every setting from the environment.",
+)
+def test_image_runs(project, run_command, sim):
+    text = _dockerfile(project)
+    cmd = _static(st.server_command, text)
+    check(not cmd.problems, "; ".join(cmd.problems))
+    check(cmd.app == "app.main:app", f"CMD serves {cmd.app!r}; the app object is app.main:app")
+    check(
+        cmd.host in ("0.0.0.0", "::"),
+        f"CMD binds uvicorn to {cmd.host or '127.0.0.1 (the default)'}: unreachable from outside the container",
+    )
+    exposed = st.exposed_ports(text)
+    check(cmd.port in exposed, f"CMD listens on port {cmd.port} but the Dockerfile EXPOSEs {exposed or 'no port'}")
+    reqs_text = project.read("requirements.txt")
+    check(reqs_text is not None, "there is no requirements.txt for the image to install")
+    reqs = st.parse_requirements(reqs_text)
+    check(reqs, "requirements.txt lists no packages: the image would have none of them")
+    unpinned = [r.text for r in reqs if not r.spec.startswith("==")]
+    check(not unpinned, f"requirements.txt: not pinned with ==: {', '.join(unpinned)}")
+    listed = {r.name for r in reqs}
+    missing = [m for m in _static(st.third_party_imports, project.root) if not (st.distributions_for(m) & listed)]
+    missing += [] if "uvicorn" in listed else ["uvicorn"]
+    check(not missing, f"requirements.txt does not list {', '.join(missing)}: the image would fail to start")
+    # The image's command, run natively with the environment a container would get.
+    model = "claude-sonnet-4-6"
+    running = run_command(st.native_argv(cmd), env={"ANTHROPIC_MODEL": model})
+    what = f"the Dockerfile's command started with ANTHROPIC_MODEL={model}"
+    r = running.post("/v1/chat", json={"message": "Hello from the image"})
+    check(r.status_code == 200, f"{what}: POST /v1/chat answered {r.status_code} {_short(r.text)!r}")
+    asked = [c.get("model") for c in _calls(sim)]
+    check(
+        asked == [model],
+        f"{what}: the provider was asked for {asked}; read the model from the environment",
+    )
+
+
+@criterion(
+    "p2.compose-env-file",
+    COMPOSE_ENV,
+    hint="One service with build: ., env_file: .env and ports: [\"8000:8000\"]; no key values in the file.",
+)
+def test_compose_env_file(project):
+    name, data = _static(st.load_compose, project.root)
+    built = {n: s for n, s in data["services"].items() if isinstance(s, dict) and st.built_here(s)}
+    check(built, f"no service in {name} is built from this folder (build: .)")
+    container_ports = st.exposed_ports(project.read("Dockerfile") or "") or [PORT]
+    for service_name, service in built.items():
+        files = [f.removeprefix("./") for f in st.env_files(service)]
+        check(
+            ".env" in files,
+            f"service {service_name!r} has no env_file: .env, so the container starts without ANTHROPIC_API_KEY",
+        )
+        for var, value in st.environment(service).items():
+            value = (value or "").strip()
+            # `ANTHROPIC_API_KEY: ${ANTHROPIC_API_KEY}` passes the host's variable through: fine.
+            written_in = bool(_SECRET_NAME.search(var)) and bool(value) and not value.startswith("$")
+            check(
+                not written_in and not st.key_shaped(value),
+                f"{name}: {var} is given a value in the file; keys come from .env (env_file), never "
+                "from a committed file",
+            )
+        published = [host for host, container in st.port_mappings(service) if container in container_ports]
+        check(
+            published and all(published),
+            f"service {service_name!r} does not publish container port {container_ports[0]} (ports: [\"{PORT}:{container_ports[0]}\"])",
+        )
+
+
+# -- quiz -------------------------------------------------------------------------------------
+
+def _quiz(project, expected: dict[str, str]) -> None:
+    try:
+        result = check_quiz(project.path("quiz.yaml"), expected)
+    except QuizError as exc:
+        check(False, str(exc))
+    check(result.ok, result.message())
+
+
+@criterion(
+    "p2.quiz-anthropic-format",
+    FORMAT,
+    hint="Answer the format-* questions in quiz.yaml (replace `answer: null` with a letter).",
+)
+def test_quiz_anthropic_format(project):
+    _quiz(project, QUIZ_FORMAT)
+
+
+@criterion(
+    "p2.quiz-api-keys",
+    KEYS,
+    hint="Answer the keys-* questions in quiz.yaml (replace `answer: null` with a letter).",
+)
+def test_quiz_api_keys(project):
+    _quiz(project, QUIZ_KEYS)
