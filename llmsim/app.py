@@ -12,7 +12,7 @@ import time
 from . import __version__, anthropic_api, generation, openai_api
 from .asgi import Abort, Request, dumps, send_bytes, send_json
 from .faults import FaultError
-from .state import ConfigError, SimState
+from .state import ConfigError, SimState, new_id
 
 CONTROL_BODY_LIMIT = 1024 * 1024
 
@@ -122,14 +122,17 @@ class SimApp:
         else:
             status, message = 404, f"no route {method} {path} in llmsim; see GET /llmsim/health for the endpoints"
         headers = [(b"allow", ", ".join(sorted(allowed)).encode())] if allowed else []
+        request_id = new_id("req_")
         if path.startswith("/api/"):
-            body = openai_api.OPENROUTER.error_body(status, message, "")
+            body = openai_api.OPENROUTER.error_body(status, message, request_id)
+            headers.append((b"x-request-id", request_id.encode()))
         elif path.startswith("/v1/"):
             if looks_anthropic(request.headers):
-                body = anthropic_api.PROVIDER.error_body(status, message, "")
-                body.pop("request_id")
+                body = anthropic_api.PROVIDER.error_body(status, message, request_id)
+                headers.append((b"request-id", request_id.encode()))
             else:
-                body = openai_api.OPENAI.error_body(status, message, "")
+                body = openai_api.OPENAI.error_body(status, message, request_id)
+                headers.append((b"x-request-id", request_id.encode()))
         else:
             body = _control_error(status, "not_found" if status == 404 else "method_not_allowed", message)
         await send_json(request.send, status, body, headers)

@@ -80,6 +80,9 @@ def test_models_list(anthropic_client):
     ids = [m.id for m in models]
     assert "claude-haiku-4-5" in ids and "claude-sonnet-4-6" in ids
     assert all(m.type == "model" and m.display_name for m in models)
+    assert anthropic_client.models.retrieve("claude-sonnet-4-6").display_name == "Claude Sonnet 4.6"
+    with pytest.raises(anthropic.NotFoundError):
+        anthropic_client.models.retrieve("unknown-model")
 
 
 def test_tool_use(anthropic_client):

@@ -120,6 +120,10 @@ def test_unknown_paths_and_methods(http):
     assert response.status_code == 404 and "/llmsim/health" in response.json()["error"]["message"]
     response = http.post("/v1/embeddings", json={}, headers={"Authorization": "Bearer k"})
     assert response.status_code == 404 and response.json()["error"]["type"] == "invalid_request_error"
+    assert response.headers["x-request-id"].startswith("req_")
+    response = http.post("/v1/complete", json={}, headers={"x-api-key": "k", "anthropic-version": "2023-06-01"})
+    assert response.status_code == 404 and response.json()["error"]["type"] == "not_found_error"
+    assert response.headers["request-id"] == response.json()["request_id"]
     response = http.get("/v1/chat/completions")
     assert response.status_code == 405 and response.headers["allow"] == "POST"
     response = http.delete("/llmsim/health")
