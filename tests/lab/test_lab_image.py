@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -95,6 +96,7 @@ def test_hadolint_passes(dockerfile: Path):
 # -- the Compose Specification ----------------------------------------------------------------
 
 
+@functools.cache
 def _validator():
     import jsonschema
 
