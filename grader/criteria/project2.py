@@ -517,12 +517,7 @@ _SECRET_NAME = re.compile(r"API_?KEY|SECRET|TOKEN|PASSW|CREDENTIAL", re.I)
 )
 def test_dockerfile_env(project, hadolint):
     text = _dockerfile(project)
-    findings = hadolint(project.path("Dockerfile"))
-    check(
-        not findings,
-        f"hadolint reports {len(findings)} finding(s): "
-        + "; ".join(f"line {f.get('line')} {f.get('code')}: {f.get('message')}" for f in findings[:3]),
-    )
+    # Secrets first: that is this criterion's point (hadolint would only say DL3064).
     for instr in st.parse_dockerfile(text):
         if instr.keyword in ("ENV", "ARG"):
             for name, _ in st.env_pairs(instr):
@@ -543,6 +538,12 @@ def test_dockerfile_env(project, hadolint):
                     f"line {instr.line}: {instr.keyword} {instr.args} copies .env into the image unless "
                     ".dockerignore lists it",
                 )
+    findings = hadolint(project.path("Dockerfile"))
+    check(
+        not findings,
+        f"hadolint reports {len(findings)} finding(s): "
+        + "; ".join(f"line {f.get('line')} {f.get('code')}: {f.get('message')}" for f in findings[:3]),
+    )
     problems = st.dockerfile_practice_problems(text, PORT)
     check(not problems, "; ".join(problems[:2]))
 
