@@ -13,7 +13,7 @@ its command (docker/Dockerfile), so the two behave alike:
 - It says what it uses, prints JupyterLab's URL once the server answers, and Ctrl-C (or
   SIGTERM, as ``docker stop`` sends) stops everything it started.
 
-Settings, as flags or environment variables (flags win)::
+Settings, as flags or environment variables (flags win; ``LAB_*`` may also be in ``.env``)::
 
     --port / LAB_PORT          8888; when the default is busy another free port is used
     --ip / LAB_IP              127.0.0.1 (the image sets 0.0.0.0)
@@ -125,8 +125,8 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    env = os.environ
+def parse_args(argv: list[str] | None = None, env: dict[str, str] | None = None) -> argparse.Namespace:
+    env = dict(os.environ) if env is None else env
     p = argparse.ArgumentParser(
         prog="python -m grader.lab",
         description="JupyterLab on the course's lessons, with llmsim and Redis ready.",
@@ -311,8 +311,23 @@ def run(settings: argparse.Namespace) -> int:
             return 0
 
 
+def settings_env() -> dict[str, str]:
+    """The environment, and the LAB_* settings of .env where the environment has none."""
+    from grader.targets import TargetError, course_root
+
+    env = dict(os.environ)
+    try:
+        dotenv = read_dotenv(course_root() / ".env")
+    except TargetError:
+        dotenv = {}
+    for key, value in dotenv.items():
+        if key.startswith("LAB_") and not env.get(key):
+            env[key] = value
+    return env
+
+
 def main(argv: list[str] | None = None) -> int:
-    settings = parse_args(argv)
+    settings = parse_args(argv, settings_env())
     try:
         code = run(settings)
     except LabError as exc:

@@ -217,3 +217,16 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def test_lab_settings_may_come_from_dotenv(tmp_path, monkeypatch):
+    (tmp_path / "lessons").mkdir()
+    (tmp_path / ".env").write_text("LAB_TOKEN=from-dotenv\nLAB_PORT=9123\nOTHER=x\n")
+    monkeypatch.setenv("COURSE_ROOT", str(tmp_path))
+    monkeypatch.delenv("LAB_TOKEN", raising=False)
+    monkeypatch.setenv("LAB_PORT", "9124")  # the environment wins
+    env = lab.settings_env()
+    assert (env["LAB_TOKEN"], env["LAB_PORT"]) == ("from-dotenv", "9124")
+    assert "OTHER" not in env or env["OTHER"] != "x"
+    s = lab.parse_args([], env)
+    assert (s.token, s.port) == ("from-dotenv", 9124)
