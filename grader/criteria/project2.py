@@ -278,30 +278,42 @@ def test_chat_response(app, sim):
             )
 
 
+def _name_of(node: ast.AST) -> str:
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return getattr(node, "id", "")
+
+
 def _clients_made_per_request(project) -> list[str]:
-    """Places where an Anthropic client is constructed inside a path operation function."""
-    out = []
+    """Places where an Anthropic client is constructed in code that runs on every request:
+    a path operation function, or an uncached dependency (a function given to Depends)."""
+    trees = []
     for path in sorted((project.root / "app").rglob("*.py")):
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+            trees.append((path, ast.parse(path.read_text(encoding="utf-8", errors="replace"))))
         except SyntaxError:
             continue
+    dependencies = {
+        _name_of(node.args[0])
+        for _, tree in trees
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and _name_of(node.func) == "Depends" and node.args
+    }
+    out = []
+    for path, tree in trees:
         for func in ast.walk(tree):
             if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
+            decorators = [d.func if isinstance(d, ast.Call) else d for d in func.decorator_list]
             routed = any(
-                isinstance(d, ast.Call)
-                and isinstance(d.func, ast.Attribute)
-                and d.func.attr in ("get", "post", "put", "patch", "delete", "api_route")
-                for d in func.decorator_list
+                _name_of(d) in ("get", "post", "put", "patch", "delete", "api_route") for d in decorators
             )
-            if not routed:
+            cached = any(_name_of(d) in ("lru_cache", "cache") for d in decorators)
+            if not (routed or (func.name in dependencies and not cached)):
                 continue
             for node in ast.walk(func):
-                if isinstance(node, ast.Call):
-                    name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-                    if name in ("AsyncAnthropic", "Anthropic"):
-                        out.append(f"{path.relative_to(project.root)} line {node.lineno} ({func.name})")
+                if isinstance(node, ast.Call) and _name_of(node.func) in ("AsyncAnthropic", "Anthropic"):
+                    out.append(f"{path.relative_to(project.root)} line {node.lineno} ({func.name})")
     return out
 
 
