@@ -301,12 +301,12 @@ def run(settings: argparse.Namespace) -> int:
             public_port = os.environ.get("LAB_PUBLIC_PORT") or port
             url = f"http://{_browser_host(settings.ip)}:{public_port}/lab?token={token}"
             print(f"\nJupyterLab is ready ({time.monotonic() - t0:.1f} s): {url}", flush=True)
-            print("Ctrl-C stops JupyterLab, llmsim and Redis.\n", flush=True)
+            print("Ctrl-C stops JupyterLab and what was started for it.\n", flush=True)
             code = proc.wait()
             print(f"JupyterLab exited (status {code})", file=sys.stderr)
             return code
         except (KeyboardInterrupt, _Stop):
-            print("\nstopping JupyterLab, llmsim and Redis …", flush=True)
+            print("\nstopping JupyterLab …", flush=True)
             _stop(proc)
             return 0
 
