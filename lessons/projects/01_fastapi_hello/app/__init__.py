@@ -1,0 +1,1 @@
+"""FastAPI Hello: the application package (`uvicorn app.main:app`)."""

@@ -1,0 +1,1 @@
+"""Single Provider Chat: the application package (`uvicorn app.main:app`)."""
