@@ -189,7 +189,8 @@ def read_stream(app, path: str, body: dict, *, timeout: float = 20.0, stop_after
     started = time.monotonic()
     parser = StrictParser()
     try:
-        with app.stream("POST", path, json=body, timeout=timeout) as response:
+        # A fresh connection per stream (a failed stream may leave a kept-alive one closed).
+        with app.stream("POST", path, json=body, timeout=timeout, headers={"Connection": "close"}) as response:
             result = StreamResult(
                 status=response.status_code,
                 headers={k.lower(): v for k, v in response.headers.items()},

@@ -13,7 +13,7 @@ import re
 import secrets
 
 from grader.criteria import _static as st
-from grader.criterion import check, criterion
+from grader.criterion import CheckError, check, criterion
 from grader.quiz import QuizError, check_quiz
 
 ROUTER = "LiteLLM Router configuration"
@@ -88,8 +88,13 @@ def answered(entries: list[dict]) -> dict | None:
     return ok[-1] if ok else None
 
 
+# A fresh connection per request: after a failing request an app may close its end of a
+# kept-alive connection, and the next request on it would fail for no fault of its own.
+FRESH = {"Connection": "close"}
+
+
 def post_chat(app, path: str = "/v1/chat", **body):
-    return app.post(path, json=body, timeout=CHAT_TIMEOUT_S)
+    return app.post(path, json=body, timeout=CHAT_TIMEOUT_S, headers=FRESH)
 
 
 def chat_ok(app, what: str, path: str = "/v1/chat", **body) -> dict:
@@ -404,7 +409,14 @@ def test_api_keys(project, start_app, sim):
     # The app must take its keys from the environment: a key that is wrong is sent, and a
     # provider without a key is left out.
     bad = "invalid-" + secrets.token_hex(8)
-    app = start_app(env={"ANTHROPIC_API_KEY": bad, "OPENAI_API_KEY": ""}, name="app-keys")
+    try:
+        app = start_app(env={"ANTHROPIC_API_KEY": bad, "OPENAI_API_KEY": ""}, name="app-keys")
+    except CheckError as exc:
+        check(
+            False,
+            "with OPENAI_API_KEY empty (and the other keys set) the app does not start: leave a "
+            f"provider without a key out instead ({short(str(exc).splitlines()[-1], 120)})",
+        )
     sim.clear_requests()
     r = post_chat(app, message=f"Which key? {nonce()}", model="claude-haiku-4-5")
     entries = [e for e in generations(sim) if e.get("provider") == "anthropic"]

@@ -63,6 +63,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--no-proxy-server",  # the page is on 127.0.0.1: never through a proxy from the environment
 ]
 CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 
@@ -173,7 +174,7 @@ def test_stream_endpoint(app, sim):
 
 
 def post(app, body: dict):
-    return app.post(STREAM, json=body, timeout=TIMEOUT_S)
+    return app.post(STREAM, json=body, timeout=TIMEOUT_S, headers={"Connection": "close"})
 
 
 @criterion(
@@ -193,7 +194,10 @@ def test_async_generator(project, app, sim):
     ]
     check(generators, "app/ has no async generator (an `async def` that yields): write one that yields the events")
     text = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p, _ in sources)
-    check("StreamingResponse" in text, "app/ never uses StreamingResponse: return one over your async generator")
+    check(
+        "StreamingResponse" in text or "EventSourceResponse" in text,  # FastAPI's is a StreamingResponse
+        "app/ never uses StreamingResponse: return one over your async generator",
+    )
     sim.config(token_delay_ms=TOKEN_DELAY_MS)
     result = stream_ok(app, "a long message", message=LONG_MESSAGE)
     tokens = result.tokens
