@@ -198,7 +198,7 @@ class AnthropicProvider(Provider):
             "id": _message_id(request_id),
             "type": "message",
             "role": "assistant",
-            "model": parsed.model,
+            "model": self.answered_model(parsed.model),
             "content": content,
             "stop_reason": STOP_REASONS[answer.finish],
             "stop_sequence": answer.stop_sequence,
@@ -209,7 +209,7 @@ class AnthropicProvider(Provider):
         usage = self._usage(answer)
         usage["output_tokens"] = 1
         message = {
-            "id": _message_id(request_id), "type": "message", "role": "assistant", "model": parsed.model,
+            "id": _message_id(request_id), "type": "message", "role": "assistant", "model": self.answered_model(parsed.model),
             "content": [], "stop_reason": None, "stop_sequence": None, "usage": usage,
         }
         reply = answer.reply

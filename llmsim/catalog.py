@@ -14,6 +14,28 @@ def model_missing(model: str) -> bool:
     return model.rsplit("/", 1)[-1].lower().startswith(MISSING_MODEL_PREFIXES)
 
 
+# Like the real APIs, Anthropic and OpenAI answer an alias with the dated snapshot that served
+# it (ask for "gpt-4o-mini", the response says "gpt-4o-mini-2024-07-18"). So "the model that
+# answered" is the response's model, never the one the client asked for. OpenRouter answers
+# with the name it was given.
+SNAPSHOTS = {
+    "claude-haiku-4-5": "claude-haiku-4-5-20251001",
+    "claude-sonnet-4-5": "claude-sonnet-4-5-20250929",
+    "claude-opus-4-5": "claude-opus-4-5-20251101",
+    "gpt-5": "gpt-5-2025-08-07",
+    "gpt-5-mini": "gpt-5-mini-2025-08-07",
+    "gpt-5-nano": "gpt-5-nano-2025-08-07",
+    "gpt-4.1-mini": "gpt-4.1-mini-2025-04-14",
+    "gpt-4o": "gpt-4o-2024-08-06",
+    "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
+}
+
+
+def snapshot(model: str) -> str:
+    """The model id Anthropic or OpenAI report for a requested model (its dated snapshot)."""
+    return SNAPSHOTS.get(model, model)
+
+
 # (id, display name, created_at) - current names the installed anthropic SDK does not flag
 # as deprecated.
 ANTHROPIC_MODELS = [

@@ -87,6 +87,10 @@ class Provider:
     def parse(self, body: dict) -> Parsed:
         raise NotImplementedError
 
+    def answered_model(self, requested: str) -> str:
+        """The model id the response reports (see catalog.SNAPSHOTS)."""
+        return catalog.snapshot(requested)
+
     def response(self, parsed: Parsed, answer: Answer, request_id: str) -> dict:
         raise NotImplementedError
 
@@ -189,6 +193,7 @@ async def handle(app, request: Request, provider: Provider) -> None:
         "method": request.method,
         "path": request.path,
         "model": None,
+        "answered_model": None,
         "stream": False,
         "messages": None,
         "system": None,
@@ -289,6 +294,7 @@ async def handle(app, request: Request, provider: Provider) -> None:
         )
         answer = make_answer(parsed, reply, parsed.stream)
         result.update(
+            answered_model=provider.answered_model(parsed.model),
             input_tokens=answer.input_tokens,
             output_tokens=answer.output_tokens,
             stop_reason=provider.stop_reason(answer.finish),

@@ -213,7 +213,7 @@ class OpenAIProvider(Provider):
             "id": self.completion_id(request_id),
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": parsed.model,
+            "model": self.answered_model(parsed.model),
             "choices": [{"index": 0, "message": self._message(answer), "logprobs": None,
                          "finish_reason": finish, **self.choice_extra(finish)}],
             "usage": self.usage(parsed, answer),
@@ -229,7 +229,7 @@ class OpenAIProvider(Provider):
 
     def stream_head(self, parsed: Parsed, answer: Answer, request_id: str) -> bytes:
         base = {"id": self.completion_id(request_id), "object": "chat.completion.chunk",
-                "created": int(time.time()), "model": parsed.model, **self.extra_fields(parsed)}
+                "created": int(time.time()), "model": self.answered_model(parsed.model), **self.extra_fields(parsed)}
         answer.wire["base"] = base
         answer.wire["include_usage"] = parsed.include_usage
         # Everything up to the token, so each token costs one small JSON string encoding.
@@ -281,6 +281,9 @@ OR_MESSAGES = {
 
 class OpenRouterProvider(OpenAIProvider):
     name = "openrouter"
+
+    def answered_model(self, requested: str) -> str:
+        return requested  # OpenRouter reports the name it was asked for
     messages = OR_MESSAGES
 
     def completion_id(self, request_id: str) -> str:

@@ -262,8 +262,9 @@ def test_chat_response(app, sim):
             f"{_short(call.get('reply'), 100)!r}",
         )
         check(
-            body.get("model") == call.get("model"),
-            f"{what}: model is {body.get('model')!r}; the provider's response says {call.get('model')!r}",
+            body.get("model") == call.get("answered_model"),
+            f"{what}: model is {body.get('model')!r}; the provider's response says "
+            f"{call.get('answered_model')!r} (the model that answered, not the one asked for)",
         )
         usage = {"input_tokens": call.get("input_tokens"), "output_tokens": call.get("output_tokens")}
         got = body.get("usage")

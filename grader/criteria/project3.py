@@ -15,6 +15,7 @@ import secrets
 from grader.criteria import _static as st
 from grader.criterion import CheckError, check, criterion
 from grader.quiz import QuizError, check_quiz
+from llmsim.catalog import snapshot
 
 ROUTER = "LiteLLM Router configuration"
 PROVIDERS = "Support for Anthropic, OpenAI, OpenRouter"
@@ -126,7 +127,10 @@ def error_shape_problem(response) -> str | None:
 def matches_model(reported: object, name: str) -> bool:
     """Whether a reported model names the model ``name`` (its name, provider id or LiteLLM id)."""
     provider, model_id = MODELS[name]
-    return isinstance(reported, str) and reported in {name, model_id, f"{provider}/{model_id}"}
+    answered = snapshot(model_id)  # the dated id the provider's response names
+    return isinstance(reported, str) and reported in {
+        name, model_id, f"{provider}/{model_id}", answered, f"{provider}/{answered}"
+    }
 
 
 def name_of_entry(entry: dict) -> str | None:

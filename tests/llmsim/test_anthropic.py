@@ -21,7 +21,7 @@ def test_create_reflects_what_the_model_saw(anthropic_client, sim):
     text = message.content[0].text
     assert text == 'llmsim reply to "What is FastAPI?" (messages: 3, system prompt: no)'
     assert message.stop_reason == "end_turn"
-    assert message.model == MODEL
+    assert message.model == "claude-haiku-4-5-20251001"  # the snapshot behind the alias
     assert message.usage.output_tokens == tokens.count(text)
     assert message.usage.input_tokens == tokens.count_input(conversation)
     assert message.id.startswith("msg_")

@@ -105,8 +105,26 @@ def test_unknown_model_is_404(http, provider, model):
 
 def test_any_other_model_name_is_accepted(http):
     path, headers, good = ROUTES["openai"]
-    for model in ("gpt-5-mini", "my-fine-tune:v2", "claude-sonnet-4-6"):
+    for model in ("my-fine-tune:v2", "claude-sonnet-4-6"):
         assert http.post(path, json=dict(good, model=model), headers=headers).json()["model"] == model
+
+
+@pytest.mark.parametrize(
+    "provider, asked, answered",
+    [
+        ("anthropic", "claude-haiku-4-5", "claude-haiku-4-5-20251001"),
+        ("openai", "gpt-4o-mini", "gpt-4o-mini-2024-07-18"),
+        ("openai", "gpt-4o-mini-2024-07-18", "gpt-4o-mini-2024-07-18"),
+        ("openrouter", "openai/gpt-4o-mini", "openai/gpt-4o-mini"),
+    ],
+)
+def test_aliases_are_answered_by_their_snapshot(http, sim, provider, asked, answered):
+    """As on the real APIs, the response names the snapshot that answered, not the alias."""
+    path, headers, good = ROUTES[provider]
+    sim.client.clear_requests()
+    assert http.post(path, json=dict(good, model=asked), headers=headers).json()["model"] == answered
+    entry = sim.client.requests()[-1]
+    assert (entry["model"], entry["answered_model"]) == (asked, answered)
 
 
 def test_both_key_headers_are_accepted(http):
