@@ -11,6 +11,7 @@ import contextlib
 import fnmatch
 import json
 import os
+import re
 import secrets as _secrets
 import shutil
 import subprocess
@@ -155,6 +156,7 @@ class GraderPlugin:
         self.results: dict[str, CriterionResult] = {}
         self.order: list[str] = []
         self.collect_errors: list[str] = []
+        self.log_mark = 0
 
     # -- fixtures ---------------------------------------------------------------------------------
     @pytest.fixture
@@ -259,6 +261,32 @@ class GraderPlugin:
             return
         excinfo = call.excinfo
         res.status, res.message = _classify(excinfo, report.when)
+        if res.status == FAIL:
+            raised = self._app_exception()
+            if raised:  # the learner's own error is the most useful thing to show
+                res.message += f" (your app raised {raised})"
+
+    def pytest_runtest_setup(self, item) -> None:
+        app = self.session.app
+        self.log_mark = len(app.logs()) if app is not None else 0
+
+    def _app_exception(self) -> str | None:
+        """The last exception the shared app logged during the current check, if any."""
+        app = self.session.app
+        if app is None:
+            return None
+        # uvicorn logs an endpoint's traceback just after it has sent the 500: give it a moment
+        deadline = time.monotonic() + 0.3
+        while True:
+            text = app.logs()[self.log_mark :]
+            found = [line.strip() for line in text.splitlines() if _EXCEPTION_LINE.match(line)]
+            if found or time.monotonic() > deadline or " 500 " not in text:
+                return found[-1][:160] if found else None
+            time.sleep(0.02)
+
+
+# The last line of a Python traceback: "NotImplementedError: TODO ..." or "KeyError: 'x'".
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b(: .*)?$")
 
 
 def _selected(crit_id: str, patterns: list[str]) -> bool:

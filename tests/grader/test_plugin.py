@@ -140,3 +140,32 @@ def test_app_is_restarted_when_a_check_kills_it(tmp_path, short_timeout):
     assert got["k.kill"].status == "fail" and "exited" in got["k.kill"].message
     assert got["k.after"].status == "pass"
     assert any("restarted" in n for n in result.notes)
+
+
+RAISING_CRITERIA = '''
+from grader.criterion import criterion, check
+
+@criterion("r.boom", "shows the learner's exception", hint="h")
+def test_boom(app):
+    r = app.get("/boom")
+    check(r.status_code == 200, f"GET /boom answered {r.status_code}")
+
+@criterion("r.fine", "a later check is not blamed for it", hint="h")
+def test_fine(app):
+    check(app.get("/health").status_code == 404, "health answered")
+'''
+
+
+def test_a_failing_check_shows_the_exception_the_app_raised(tmp_path):
+    source = GOOD_APP + textwrap.dedent("""
+        @app.get("/boom")
+        def boom():
+            raise NotImplementedError("TODO: write the boom endpoint")
+    """)
+    target, proj = make(tmp_path, source)
+    target.criteria_file.write_text(RAISING_CRITERIA)
+    got = by_id(run_check(target, path=proj))
+    assert got["r.boom"].message == (
+        "GET /boom answered 500 (your app raised NotImplementedError: TODO: write the boom endpoint)"
+    )
+    assert got["r.fine"].message == "health answered"
