@@ -58,7 +58,7 @@ def _run_project(tgt: Target, folder: Path, *, only: list[str] | None, verbose: 
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only what the grader asks for
     try:
         with contextlib.ExitStack() as stack:
-            session = GradingSession(tgt.name, folder, stack)
+            session = GradingSession(tgt.name, folder, stack, needs_redis=tgt.needs_redis)
             plugin = GraderPlugin(session, only=only)
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
                 code = pytest.main(args, plugins=[plugin])

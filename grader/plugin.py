@@ -58,8 +58,11 @@ class ProjectFiles:
 class GradingSession:
     """State shared by the criteria of one run (created by grader.check)."""
 
-    def __init__(self, target: str, project_dir: Path, exit_stack: contextlib.ExitStack) -> None:
+    def __init__(
+        self, target: str, project_dir: Path, exit_stack: contextlib.ExitStack, needs_redis: bool = False
+    ) -> None:
         self.target = target
+        self.needs_redis = needs_redis
         self.project_dir = Path(project_dir)
         self._stack = exit_stack
         self._sim = None
@@ -96,7 +99,7 @@ class GradingSession:
             self.notes.append(f"storage: {self._redis.description}")
         return self._redis.url
 
-    def base_env(self, needs_redis: bool = False) -> dict[str, str]:
+    def base_env(self) -> dict[str, str]:
         url = self.sim.url
         env = {
             **self.secrets,
@@ -109,7 +112,7 @@ class GradingSession:
             "LITELLM_OFFLINE_MODE": "true",
             "LOG_LEVEL": "info",
         }
-        if needs_redis:
+        if self.needs_redis:
             env["REDIS_URL"] = self.redis_url
         return env
 

@@ -18,6 +18,7 @@ class Target:
     rel_path: str  # below lessons/ or solutions/
     title: str
     criteria_path: Path | None = None  # tests point a target at criteria of their own
+    needs_redis: bool = False  # the app gets REDIS_URL (DESIGN's storage rule)
 
     @property
     def criteria_module(self) -> str:
@@ -70,7 +71,9 @@ _SECTIONS = [
 
 TARGETS: dict[str, Target] = {}
 for _n, (_folder, _title) in enumerate(_PROJECTS, start=1):
-    TARGETS[f"project{_n}"] = Target(f"project{_n}", "project", f"projects/{_folder}", _title)
+    TARGETS[f"project{_n}"] = Target(
+        f"project{_n}", "project", f"projects/{_folder}", _title, needs_redis=_n >= 5
+    )
 for _folder, _stem, _title in _SECTIONS:
     _id = _stem.split("_", 1)[0]
     TARGETS[f"section{_id}"] = Target(f"section{_id}", "section", f"{_folder}/{_stem}.ipynb", _title)
