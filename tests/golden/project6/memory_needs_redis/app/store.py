@@ -1,0 +1,317 @@
+"""Where conversations live: one small interface, two implementations (memory and Redis).
+
+The endpoints only ever talk to a `ConversationStore`; which one they get is configuration
+(`STORE`, see app/config.py), chosen once in `create_store()`.
+
+Concurrency: two requests may add messages to one conversation at the same time. Each one
+holds the conversation's lock (`store.lock(id)`) from reading the history until its
+user+assistant pair is stored, so each reply is generated from a history that contains its
+own user message and every earlier turn, and no append is lost. `append_turn()` stores the
+pair in one step (a MULTI/EXEC transaction in Redis), so the history is always whole pairs.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Protocol
+
+import redis.asyncio as aioredis
+from redis.exceptions import LockError
+
+from app.config import Settings
+from app.models import Conversation, ConversationSummary, Message, Usage
+
+
+class ConversationBusyError(Exception):
+    """Another request held the conversation's lock for too long."""
+
+
+class ConversationStore(Protocol):
+    """What the endpoints need from a store. Ownership checks are the endpoints' job."""
+
+    async def create(self, conversation: Conversation) -> None:
+        """Store a new conversation (with no messages)."""
+        ...
+
+    async def get(self, conversation_id: str) -> Conversation | None:
+        """The conversation with its messages and usage totals, or None."""
+        ...
+
+    async def list_for(self, owner: str) -> list[ConversationSummary]:
+        """The owner's conversations, newest first."""
+        ...
+
+    async def delete(self, conversation_id: str) -> bool:
+        """Remove the conversation and its messages; False when there was none."""
+        ...
+
+    async def append_turn(self, conversation_id: str, user: Message, assistant: Message, usage: Usage) -> None:
+        """Append one user+assistant pair and add `usage` to the totals, all in one step."""
+        ...
+
+    def lock(self, conversation_id: str) -> AbstractAsyncContextManager[None]:
+        """Exclusive access to one conversation (raises ConversationBusyError on timeout)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class MemoryStore:
+    """Conversations in this process's memory: lost on restart, not shared between processes."""
+
+    def __init__(self, lock_wait_s: float = 60.0) -> None:
+        # BEGIN SOLUTION
+        self._conversations: dict[str, Conversation] = {}
+        # One asyncio.Lock per conversation. The event loop runs one coroutine at a time,
+        # so dict operations between two awaits are already atomic; the lock is for the
+        # await in the middle of a turn (the model call).
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._lock_wait_s = lock_wait_s
+        # STUB: # TODO: a dict of conversations by id, and one asyncio.Lock per conversation
+        # STUB: self._lock_wait_s = lock_wait_s
+        # END SOLUTION
+
+    async def create(self, conversation: Conversation) -> None:
+        # BEGIN SOLUTION
+        self._conversations[conversation.id] = conversation.model_copy(deep=True)
+        # STUB: raise NotImplementedError("TODO: MemoryStore.create (README.md, 'Storage')")
+        # END SOLUTION
+
+    async def get(self, conversation_id: str) -> Conversation | None:
+        # BEGIN SOLUTION
+        found = self._conversations.get(conversation_id)
+        # A copy: callers must not change the stored one behind the store's back.
+        return found.model_copy(deep=True) if found is not None else None
+        # STUB: raise NotImplementedError("TODO: MemoryStore.get")
+        # END SOLUTION
+
+    async def list_for(self, owner: str) -> list[ConversationSummary]:
+        # BEGIN SOLUTION
+        mine = [c for c in self._conversations.values() if c.owner == owner]
+        mine.sort(key=lambda c: c.created_at, reverse=True)
+        return [
+            ConversationSummary(
+                id=c.id,
+                system=c.system,
+                model=c.model,
+                created_at=c.created_at,
+                message_count=len(c.messages),
+                usage=c.usage,
+            )
+            for c in mine
+        ]
+        # STUB: raise NotImplementedError("TODO: MemoryStore.list_for")
+        # END SOLUTION
+
+    async def delete(self, conversation_id: str) -> bool:
+        # BEGIN SOLUTION
+        self._locks.pop(conversation_id, None)
+        return self._conversations.pop(conversation_id, None) is not None
+        # STUB: raise NotImplementedError("TODO: MemoryStore.delete")
+        # END SOLUTION
+
+    async def append_turn(self, conversation_id: str, user: Message, assistant: Message, usage: Usage) -> None:
+        # BEGIN SOLUTION
+        conversation = self._conversations.get(conversation_id)
+        if conversation is None:  # deleted while the model was answering
+            return
+        conversation.messages.extend([user, assistant])
+        conversation.usage = Usage(
+            input_tokens=conversation.usage.input_tokens + usage.input_tokens,
+            output_tokens=conversation.usage.output_tokens + usage.output_tokens,
+        )
+        # STUB: raise NotImplementedError("TODO: MemoryStore.append_turn")
+        # END SOLUTION
+
+    @asynccontextmanager
+    async def lock(self, conversation_id: str) -> AsyncIterator[None]:
+        # BEGIN SOLUTION
+        lock = self._locks.setdefault(conversation_id, asyncio.Lock())
+        try:
+            await asyncio.wait_for(lock.acquire(), self._lock_wait_s)
+        except TimeoutError:
+            raise ConversationBusyError(conversation_id) from None
+        try:
+            yield
+        finally:
+            lock.release()
+        # STUB: raise NotImplementedError("TODO: MemoryStore.lock: one asyncio.Lock per conversation")
+        # STUB: yield
+        # END SOLUTION
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisStore:
+    """Conversations in Redis: they survive restarts and are shared by every app process.
+
+    Layout (every key starts with the prefix, "chat:" by default):
+
+    - `chat:conversation:{id}`: a hash: id, owner, system, model, created_at, and the
+      usage totals input_tokens and output_tokens (HINCRBY).
+    - `chat:conversation:{id}:messages`: a list, one JSON message per entry, oldest first
+      (RPUSH appends).
+    - `chat:user:{owner}:conversations`: a sorted set of the owner's conversation ids,
+      scored by creation time (the listing reads it; no SCAN over the whole database).
+    - `chat:conversation:{id}:lock`: the conversation's lock while a turn is in progress.
+    """
+
+    def __init__(self, url: str, prefix: str = "chat:", lock_timeout_s: float = 90.0, lock_wait_s: float = 60.0) -> None:
+        # from_url does not connect yet: the first command does.
+        self._redis = aioredis.from_url(url, decode_responses=True)
+        self._prefix = prefix
+        self._lock_timeout_s = lock_timeout_s
+        self._lock_wait_s = lock_wait_s
+
+    def _key(self, conversation_id: str) -> str:
+        return f"{self._prefix}conversation:{conversation_id}"
+
+    def _messages_key(self, conversation_id: str) -> str:
+        return f"{self._prefix}conversation:{conversation_id}:messages"
+
+    def _owner_key(self, owner: str) -> str:
+        return f"{self._prefix}user:{owner}:conversations"
+
+    async def create(self, conversation: Conversation) -> None:
+        # BEGIN SOLUTION
+        fields = {
+            "id": conversation.id,
+            "owner": conversation.owner,
+            "system": conversation.system or "",  # Redis has no null: "" means none
+            "model": conversation.model,
+            "created_at": repr(conversation.created_at),
+            "input_tokens": 0,
+            "output_tokens": 0,
+        }
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(self._key(conversation.id), mapping=fields)
+            pipe.zadd(self._owner_key(conversation.owner), {conversation.id: conversation.created_at})
+            await pipe.execute()
+        # STUB: raise NotImplementedError("TODO: RedisStore.create (README.md, 'Redis layout')")
+        # END SOLUTION
+
+    async def get(self, conversation_id: str) -> Conversation | None:
+        # BEGIN SOLUTION
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(self._key(conversation_id))
+            pipe.lrange(self._messages_key(conversation_id), 0, -1)
+            fields, raw_messages = await pipe.execute()
+        if not fields:
+            return None
+        return Conversation(
+            id=fields["id"],
+            owner=fields["owner"],
+            system=fields.get("system") or None,
+            model=fields["model"],
+            created_at=float(fields["created_at"]),
+            messages=[Message.model_validate_json(m) for m in raw_messages],
+            usage=Usage(
+                input_tokens=int(fields.get("input_tokens", 0)),
+                output_tokens=int(fields.get("output_tokens", 0)),
+            ),
+        )
+        # STUB: raise NotImplementedError("TODO: RedisStore.get")
+        # END SOLUTION
+
+    async def list_for(self, owner: str) -> list[ConversationSummary]:
+        # BEGIN SOLUTION
+        ids = await self._redis.zrevrange(self._owner_key(owner), 0, -1)
+        if not ids:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for conversation_id in ids:
+                pipe.hgetall(self._key(conversation_id))
+                pipe.llen(self._messages_key(conversation_id))
+            replies = await pipe.execute()
+        summaries = []
+        for fields, count in zip(replies[::2], replies[1::2], strict=True):
+            if not fields or fields.get("owner") != owner:
+                continue
+            summaries.append(
+                ConversationSummary(
+                    id=fields["id"],
+                    system=fields.get("system") or None,
+                    model=fields["model"],
+                    created_at=float(fields["created_at"]),
+                    message_count=count,
+                    usage=Usage(
+                        input_tokens=int(fields.get("input_tokens", 0)),
+                        output_tokens=int(fields.get("output_tokens", 0)),
+                    ),
+                )
+            )
+        return summaries
+        # STUB: raise NotImplementedError("TODO: RedisStore.list_for")
+        # END SOLUTION
+
+    async def delete(self, conversation_id: str) -> bool:
+        # BEGIN SOLUTION
+        owner = await self._redis.hget(self._key(conversation_id), "owner")
+        if owner is None:
+            return False
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(self._key(conversation_id), self._messages_key(conversation_id))
+            pipe.zrem(self._owner_key(owner), conversation_id)
+            await pipe.execute()
+        return True
+        # STUB: raise NotImplementedError("TODO: RedisStore.delete: the hash, the list and the listing entry")
+        # END SOLUTION
+
+    async def append_turn(self, conversation_id: str, user: Message, assistant: Message, usage: Usage) -> None:
+        # BEGIN SOLUTION
+        key = self._key(conversation_id)
+        if not await self._redis.exists(key):  # deleted while the model was answering
+            return
+        # One MULTI/EXEC: the pair and the totals are stored together or not at all.
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(self._messages_key(conversation_id), user.model_dump_json(), assistant.model_dump_json())
+            pipe.hincrby(key, "input_tokens", usage.input_tokens)
+            pipe.hincrby(key, "output_tokens", usage.output_tokens)
+            await pipe.execute()
+        # STUB: raise NotImplementedError("TODO: RedisStore.append_turn: RPUSH the pair, HINCRBY the totals")
+        # END SOLUTION
+
+    @asynccontextmanager
+    async def lock(self, conversation_id: str) -> AsyncIterator[None]:
+        # BEGIN SOLUTION
+        # A Redis lock (SET NX with an expiry, released only by its holder): it works across
+        # processes, and expires by itself if the process holding it dies.
+        lock = self._redis.lock(
+            f"{self._key(conversation_id)}:lock",
+            timeout=self._lock_timeout_s,
+            blocking_timeout=self._lock_wait_s,
+        )
+        try:
+            acquired = await lock.acquire()
+        except LockError:
+            acquired = False
+        if not acquired:
+            raise ConversationBusyError(conversation_id)
+        try:
+            yield
+        finally:
+            # LockError: it expired while we held it, and there is nothing left to release.
+            with contextlib.suppress(LockError):
+                await lock.release()
+        # STUB: raise NotImplementedError("TODO: RedisStore.lock: a Redis lock per conversation")
+        # STUB: yield
+        # END SOLUTION
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def create_store(settings: Settings) -> ConversationStore:
+    """The store STORE asks for: redis (needs REDIS_URL) or memory."""
+    if settings.redis_url:
+        if not settings.redis_url:
+            raise RuntimeError("STORE=redis needs REDIS_URL (e.g. redis://localhost:6379/0)")
+        return RedisStore(
+            settings.redis_url,
+            prefix=settings.redis_key_prefix,
+            lock_timeout_s=settings.llm_timeout_s * 3,
+            lock_wait_s=settings.conversation_lock_wait_s,
+        )
+    return MemoryStore(lock_wait_s=settings.conversation_lock_wait_s)
