@@ -163,6 +163,7 @@ def is_access_line(data: dict, method: str, path: str, status: int) -> bool:
 
 def request_window(app, send) -> tuple[object, list[str]]:
     """Send one request; the response and the log lines the app wrote while handling it."""
+    time.sleep(0.1)  # the previous request's access line is written just after its response
     mark = len(app.logs())
     r = send()
     rid = r.headers.get("x-request-id", "")
