@@ -11,16 +11,20 @@ pair in one step (a MULTI/EXEC transaction in Redis), so the history is always w
 """
 
 import asyncio
-import contextlib
+import secrets
+import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
 import redis.asyncio as aioredis
-from redis.exceptions import LockError
+from redis.exceptions import WatchError
 
 from app.config import Settings
 from app.models import Conversation, ConversationSummary, Message, Usage
+
+# How often a request waiting for a conversation's Redis lock tries again, in seconds.
+LOCK_POLL_S = 0.02
 
 
 class ConversationBusyError(Exception):
@@ -137,6 +141,20 @@ class RedisStore:
     async def lock(self, conversation_id: str) -> AsyncIterator[None]:
         raise NotImplementedError("TODO: RedisStore.lock: a Redis lock per conversation")
         yield
+
+    async def _release(self, key: str, token: str) -> None:
+        """Delete the lock if it is still ours (it may have expired and been taken since)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(key)
+                if await pipe.get(key) == token:
+                    pipe.multi()
+                    pipe.delete(key)
+                    await pipe.execute()
+                else:
+                    await pipe.unwatch()
+            except WatchError:  # changed between GET and DEL: no longer ours
+                pass
 
     async def close(self) -> None:
         await self._redis.aclose()

@@ -11,16 +11,20 @@ pair in one step (a MULTI/EXEC transaction in Redis), so the history is always w
 """
 
 import asyncio
-import contextlib
+import secrets
+import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
 import redis.asyncio as aioredis
-from redis.exceptions import LockError
+from redis.exceptions import WatchError
 
 from app.config import Settings
 from app.models import Conversation, ConversationSummary, Message, Usage
+
+# How often a request waiting for a conversation's Redis lock tries again, in seconds.
+LOCK_POLL_S = 0.02
 
 
 class ConversationBusyError(Exception):
@@ -276,28 +280,37 @@ class RedisStore:
     @asynccontextmanager
     async def lock(self, conversation_id: str) -> AsyncIterator[None]:
         # BEGIN SOLUTION
-        # A Redis lock (SET NX with an expiry, released only by its holder): it works across
-        # processes, and expires by itself if the process holding it dies.
-        lock = self._redis.lock(
-            f"{self._key(conversation_id)}:lock",
-            timeout=self._lock_timeout_s,
-            blocking_timeout=self._lock_wait_s,
-        )
-        try:
-            acquired = await lock.acquire()
-        except LockError:
-            acquired = False
-        if not acquired:
-            raise ConversationBusyError(conversation_id)
+        # A Redis lock: SET NX with an expiry, so it works across processes and expires by
+        # itself if the process holding it dies; released only by its holder (the token).
+        # Plain commands, no Lua script, so it also runs on fakeredis.
+        key = f"{self._key(conversation_id)}:lock"
+        token = secrets.token_hex(16)
+        deadline = time.monotonic() + self._lock_wait_s
+        while not await self._redis.set(key, token, nx=True, px=int(self._lock_timeout_s * 1000)):
+            if time.monotonic() > deadline:
+                raise ConversationBusyError(conversation_id)
+            await asyncio.sleep(LOCK_POLL_S)
         try:
             yield
         finally:
-            # LockError: it expired while we held it, and there is nothing left to release.
-            with contextlib.suppress(LockError):
-                await lock.release()
+            await self._release(key, token)
         # STUB: raise NotImplementedError("TODO: RedisStore.lock: a Redis lock per conversation")
         # STUB: yield
         # END SOLUTION
+
+    async def _release(self, key: str, token: str) -> None:
+        """Delete the lock if it is still ours (it may have expired and been taken since)."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            try:
+                await pipe.watch(key)
+                if await pipe.get(key) == token:
+                    pipe.multi()
+                    pipe.delete(key)
+                    await pipe.execute()
+                else:
+                    await pipe.unwatch()
+            except WatchError:  # changed between GET and DEL: no longer ours
+                pass
 
     async def close(self) -> None:
         await self._redis.aclose()
