@@ -23,7 +23,8 @@ def test_fakeredis_fallback_runs_the_rate_limiters_lua_scripts():
         assert redis.Redis.from_url(url).ping()
         for strategy in (strategies.MovingWindowRateLimiter, strategies.FixedWindowRateLimiter):
             limiter = strategy(storage_from_string(url))
-            assert [limiter.hit(parse("2/minute"), "user-1") for _ in range(3)] == [True, True, False]
+            key = f"user-{strategy.__name__}"
+            assert [limiter.hit(parse("2/minute"), key) for _ in range(3)] == [True, True, False]
     finally:
         server.shutdown()
         server.server_close()
