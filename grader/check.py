@@ -8,7 +8,7 @@ import os
 import time
 from pathlib import Path
 
-from grader.results import ERROR, CriterionResult, RunResult
+from grader.results import RunResult
 from grader.targets import Target, TargetError, get_target, resolve_path
 
 DEFAULT_CHECK_TIMEOUT_S = 60
@@ -82,6 +82,3 @@ def _run_project(tgt: Target, folder: Path, *, only: list[str] | None, verbose: 
     result.duration_s = time.monotonic() - started
     return result
 
-
-def error_result(target: str, path: str, message: str) -> RunResult:
-    return RunResult(target=target, path=path, criteria=[CriterionResult("grader", "grader", ERROR, message)])
