@@ -515,3 +515,42 @@ def ignores_dotenv(text: str | None) -> bool:
         if core in (".env", ".env*", "*.env", "*", "**"):
             ignored = not negated
     return ignored
+
+
+# -- helpers the criteria share ----------------------------------------------------------------
+
+
+def short(text: object, limit: int = 160) -> str:
+    """One line of at most ``limit`` characters, for a failure message."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def json_or_none(response) -> object:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def run(func, *args):
+    """Run a helper of this module; its StaticError is the learner's problem: a failed check."""
+    try:
+        return func(*args)
+    except StaticError as exc:
+        raise AssertionError(str(exc)) from None
+
+
+def curl_commands(text: str) -> list[list[str]]:
+    """argv of each curl command in a Markdown text's code blocks (continuation lines joined)."""
+    commands = []
+    for block in re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S):
+        joined = re.sub(r"\\\n", " ", block)
+        for line in joined.splitlines():
+            line = line.strip()
+            if line.startswith("curl "):
+                try:
+                    commands.append(shlex.split(line, comments=True))
+                except ValueError:
+                    continue
+    return commands

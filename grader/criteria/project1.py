@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 
 from grader.criteria import _static as st
 from grader.criterion import check, criterion
@@ -39,26 +38,6 @@ QUIZ = {
 }
 
 
-def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _json(response) -> object:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _static(func, *args):
-    """Run a _static helper; its StaticError is the learner's problem: a failed check."""
-    try:
-        return func(*args)
-    except st.StaticError as exc:
-        check(False, str(exc))
-
-
 def _dockerfile(project) -> str:
     text = project.read("Dockerfile")
     check(text is not None, "there is no Dockerfile in the project folder")
@@ -75,8 +54,8 @@ def _dockerfile(project) -> str:
 def test_health(app):
     r = app.get("/health")
     check(r.status_code == 200, f"GET /health answered {r.status_code}; expected 200")
-    body = _json(r)
-    check(body == {"status": "ok"}, f"GET /health returned {_short(r.text)!r}; expected {{\"status\": \"ok\"}}")
+    body = st.json_or_none(r)
+    check(body == {"status": "ok"}, f"GET /health returned {st.short(r.text)!r}; expected {{\"status\": \"ok\"}}")
 
 
 @criterion(
@@ -91,8 +70,8 @@ def test_echo(app):
             r.status_code == 200,
             f"POST /echo with {{\"message\": {message!r}}} answered {r.status_code}; expected 200",
         )
-        body = _json(r)
-        check(isinstance(body, dict) and "message" in body, f"POST /echo returned {_short(r.text)!r}; expected a JSON object with \"message\"")
+        body = st.json_or_none(r)
+        check(isinstance(body, dict) and "message" in body, f"POST /echo returned {st.short(r.text)!r}; expected a JSON object with \"message\"")
         check(
             body["message"] == message,
             f"POST /echo returned message {body['message']!r} for {message!r}; it must come back unchanged",
@@ -147,7 +126,7 @@ def _schema_of(spec: dict, media: dict | None) -> tuple[str | None, dict | None]
 def test_openapi_models(app):
     r = app.get("/openapi.json")
     check(r.status_code == 200, f"GET /openapi.json answered {r.status_code}; expected 200")
-    spec = _json(r)
+    spec = st.json_or_none(r)
     check(isinstance(spec, dict), "GET /openapi.json did not return a JSON document")
     operation = spec.get("paths", {}).get("/echo", {}).get("post")
     check(operation is not None, "/openapi.json has no POST /echo operation")
@@ -209,7 +188,7 @@ def test_dockerfile_practice(project):
 )
 def test_image_command(project, run_command):
     text = _dockerfile(project)
-    cmd = _static(st.server_command, text)
+    cmd = st.run(st.server_command, text)
     check(not cmd.problems, "; ".join(cmd.problems))
     check(cmd.app == "app.main:app", f"CMD serves {cmd.app!r}; the app object is app.main:app")
     check(
@@ -239,7 +218,7 @@ def test_image_command(project, run_command):
     "the Dockerfile EXPOSEs).",
 )
 def test_compose(project):
-    name, data = _static(st.load_compose, project.root)
+    name, data = st.run(st.load_compose, project.root)
     services = data["services"]
     built = {n: s for n, s in services.items() if isinstance(s, dict) and st.built_here(s)}
     check(built, f"no service in {name} is built from this folder (build: .)")
@@ -272,7 +251,7 @@ def test_requirements(project):
         "build installs the same thing",
     )
     listed = {r.name for r in reqs}
-    imports = _static(st.third_party_imports, project.root)
+    imports = st.run(st.third_party_imports, project.root)
     missing = [
         f"{module} (imported in {where})"
         for module, where in imports.items()
@@ -324,21 +303,6 @@ def test_readme(project):
     )
 
 
-def _curl_examples(text: str) -> list[list[str]]:
-    """argv of each curl command in README.md's code blocks (continuation lines joined)."""
-    commands = []
-    for block in re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S):
-        joined = re.sub(r"\\\n", " ", block)
-        for line in joined.splitlines():
-            line = line.strip()
-            if line.startswith("curl "):
-                try:
-                    commands.append(shlex.split(line, comments=True))
-                except ValueError:
-                    continue
-    return commands
-
-
 def _request_of(argv: list[str]) -> tuple[str, str, str | None]:
     """(method, path, body) of a curl command."""
     method, url, body = "GET", "", None
@@ -368,12 +332,12 @@ def _request_of(argv: list[str]) -> tuple[str, str, str | None]:
 )
 def test_requests(project, app):
     text = project.read("README.md") or ""
-    examples = [_request_of(argv) for argv in _curl_examples(text)]
+    examples = [_request_of(argv) for argv in st.curl_commands(text)]
     health = [e for e in examples if e[0] == "GET" and e[1] == "/health"]
     echo = [e for e in examples if e[0] == "POST" and e[1] == "/echo" and e[2]]
     check(health and echo, "README.md has no curl example for GET /health and POST /echo")
     r = app.get("/health")
-    check(r.status_code == 200 and isinstance(_json(r), dict), f"README.md's `curl .../health` got {r.status_code} {_short(r.text)!r}")
+    check(r.status_code == 200 and isinstance(st.json_or_none(r), dict), f"README.md's `curl .../health` got {r.status_code} {st.short(r.text)!r}")
     for _, path, body in echo:
         r = app.post(path, content=body.encode(), headers={"content-type": "application/json"})
         try:
@@ -382,10 +346,10 @@ def test_requests(project, app):
             continue  # not a JSON example
         if not (isinstance(sent, dict) and sent.get("message")):
             continue  # the example of a rejected body
-        answer = _json(r)
+        answer = st.json_or_none(r)
         check(
             r.status_code == 200 and isinstance(answer, dict) and answer.get("message") == sent["message"],
-            f"README.md's `curl -X POST .../echo -d '{_short(body, 60)}'` got {r.status_code} {_short(r.text)!r}",
+            f"README.md's `curl -X POST .../echo -d '{st.short(body, 60)}'` got {r.status_code} {st.short(r.text)!r}",
         )
 
 

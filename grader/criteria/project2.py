@@ -59,25 +59,6 @@ QUIZ_KEYS = {
 
 # -- helpers ----------------------------------------------------------------------------------
 
-def _short(text: str, limit: int = 160) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _json(response) -> object:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _static(func, *args):
-    try:
-        return func(*args)
-    except st.StaticError as exc:
-        check(False, str(exc))
-
-
 def _calls(sim) -> list[dict]:
     """The provider requests the app made (Messages API only)."""
     return sim.requests(provider="anthropic", path=MESSAGES_PATH)
@@ -106,9 +87,9 @@ def _chat(app, payload: dict, what: str, **kw):
 
 
 def _ok(r, what: str) -> dict:
-    check(r.status_code == 200, f"{what}: POST /v1/chat answered {r.status_code} {_short(r.text)!r}; expected 200")
-    body = _json(r)
-    check(isinstance(body, dict), f"{what}: POST /v1/chat returned {_short(r.text)!r}; expected a JSON object")
+    check(r.status_code == 200, f"{what}: POST /v1/chat answered {r.status_code} {st.short(r.text)!r}; expected 200")
+    body = st.json_or_none(r)
+    check(isinstance(body, dict), f"{what}: POST /v1/chat returned {st.short(r.text)!r}; expected a JSON object")
     return body
 
 
@@ -116,19 +97,19 @@ def _error(r, status: int, error_type: str | None, what: str, secrets: list[str]
     """Check one error response against the spec's single error shape; return error{}."""
     check(
         r.status_code == status,
-        f"{what}: the app answered {r.status_code} {_short(r.text, 120)!r}; expected {status}",
+        f"{what}: the app answered {r.status_code} {st.short(r.text, 120)!r}; expected {status}",
     )
     check("Traceback" not in r.text and 'File "' not in r.text, f"{what}: the error body contains a stack trace")
     exposed = [s for s in secrets if s in r.text or any(s in v for v in r.headers.values())]
     check(not exposed, f"{what}: the response contains the server's API key")
-    body = _json(r)
+    body = st.json_or_none(r)
     err = body.get("error") if isinstance(body, dict) else None
     check(
         isinstance(body, dict)
         and set(body) == {"error"}
         and isinstance(err, dict)
         and all(isinstance(err.get(k), str) and err.get(k) for k in ("type", "message", "request_id")),
-        f"{what}: the body {_short(r.text, 120)!r} is not the error shape "
+        f"{what}: the body {st.short(r.text, 120)!r} is not the error shape "
         '{"error": {"type": ..., "message": ..., "request_id": ...}}',
     )
     if error_type is not None:
@@ -160,7 +141,7 @@ def _model_schema(spec: dict, media: dict | None) -> dict | None:
 def test_chat_endpoint(app):
     r = app.get("/openapi.json")
     check(r.status_code == 200, f"GET /openapi.json answered {r.status_code}")
-    spec = _json(r)
+    spec = st.json_or_none(r)
     check(isinstance(spec, dict), "GET /openapi.json did not return a JSON document")
     operation = spec.get("paths", {}).get("/v1/chat", {}).get("post")
     check(operation is not None, "/openapi.json has no POST /v1/chat operation")
@@ -188,13 +169,13 @@ def test_chat(app, sim):
     messages = call.get("messages") or []
     check(
         len(messages) == 1 and messages[0].get("role") == "user" and _text(messages[0].get("content")) == message,
-        f"{what}: the provider received messages={_short(messages, 200)}; expected one user message "
+        f"{what}: the provider received messages={st.short(messages, 200)}; expected one user message "
         "whose content is exactly the message sent",
     )
     content = body.get("content")
     check(
         isinstance(content, str) and message in content,
-        f"{what}: the reply's content {_short(content)!r} is not the model's answer to the message",
+        f"{what}: the reply's content {st.short(content)!r} is not the model's answer to the message",
     )
 
 
@@ -212,7 +193,7 @@ def test_chat_request(app, sim):
     check(call.get("temperature") == 0.25, f"{what}: the provider got temperature={call.get('temperature')!r}")
     check(
         _text(call.get("system")) == "Answer in French.",
-        f"{what}: the provider got system={_short(call.get('system'))!r}; send it as the top-level "
+        f"{what}: the provider got system={st.short(call.get('system'))!r}; send it as the top-level "
         "`system` parameter",
     )
     sim.clear_requests()
@@ -223,7 +204,7 @@ def test_chat_request(app, sim):
         call.get("max_tokens") == DEFAULT_MAX_TOKENS,
         f"{what}: the provider got max_tokens={call.get('max_tokens')!r}; the default is {DEFAULT_MAX_TOKENS}",
     )
-    check(not call.get("system"), f"{what}: the provider got a system prompt {_short(call.get('system'))!r} nobody sent")
+    check(not call.get("system"), f"{what}: the provider got a system prompt {st.short(call.get('system'))!r} nobody sent")
     sim.clear_requests()
     bad = [
         ("no message", {"max_tokens": 10}),
@@ -258,8 +239,8 @@ def test_chat_response(app, sim):
         call = _one_call(sim, what)
         check(
             body.get("content") == call.get("reply"),
-            f"{what}: content is {_short(body.get('content'), 100)!r}; the provider's reply text was "
-            f"{_short(call.get('reply'), 100)!r}",
+            f"{what}: content is {st.short(body.get('content'), 100)!r}; the provider's reply text was "
+            f"{st.short(call.get('reply'), 100)!r}",
         )
         check(
             body.get("model") == call.get("answered_model"),
@@ -270,7 +251,7 @@ def test_chat_response(app, sim):
         got = body.get("usage")
         check(
             isinstance(got, dict) and {k: got.get(k) for k in usage} == usage,
-            f"{what}: usage is {_short(got)!r}; the provider counted {usage}",
+            f"{what}: usage is {st.short(got)!r}; the provider counted {usage}",
         )
         if "stop_reason" in body:
             check(
@@ -506,7 +487,7 @@ def test_errors_shape(app, sim):
     details = err.get("details")
     check(
         isinstance(details, list) and details and "temperature" in str(details),
-        f"{what}: error.details {_short(details)!r} does not say which field is wrong",
+        f"{what}: error.details {st.short(details)!r} does not say which field is wrong",
     )
     check(
         r.headers.get("x-request-id") == err["request_id"],
@@ -569,7 +550,7 @@ def test_dockerfile_env(project, hadolint):
 )
 def test_image_runs(project, run_command, sim):
     text = _dockerfile(project)
-    cmd = _static(st.server_command, text)
+    cmd = st.run(st.server_command, text)
     check(not cmd.problems, "; ".join(cmd.problems))
     check(cmd.app == "app.main:app", f"CMD serves {cmd.app!r}; the app object is app.main:app")
     check(
@@ -585,7 +566,7 @@ def test_image_runs(project, run_command, sim):
     unpinned = [r.text for r in reqs if not r.spec.startswith("==")]
     check(not unpinned, f"requirements.txt: not pinned with ==: {', '.join(unpinned)}")
     listed = {r.name for r in reqs}
-    missing = [m for m in _static(st.third_party_imports, project.root) if not (st.distributions_for(m) & listed)]
+    missing = [m for m in st.run(st.third_party_imports, project.root) if not (st.distributions_for(m) & listed)]
     missing += [] if "uvicorn" in listed else ["uvicorn"]
     check(not missing, f"requirements.txt does not list {', '.join(missing)}: the image would fail to start")
     # The image's command, run natively with the environment a container would get.
@@ -593,7 +574,7 @@ def test_image_runs(project, run_command, sim):
     running = run_command(st.native_argv(cmd), env={"ANTHROPIC_MODEL": model})
     what = f"the Dockerfile's command started with ANTHROPIC_MODEL={model}"
     r = running.post("/v1/chat", json={"message": "Hello from the image"})
-    check(r.status_code == 200, f"{what}: POST /v1/chat answered {r.status_code} {_short(r.text)!r}")
+    check(r.status_code == 200, f"{what}: POST /v1/chat answered {r.status_code} {st.short(r.text)!r}")
     asked = [c.get("model") for c in _calls(sim)]
     check(
         asked == [model],
@@ -607,7 +588,7 @@ def test_image_runs(project, run_command, sim):
     hint="One service with build: ., env_file: .env and ports: [\"8000:8000\"]; no key values in the file.",
 )
 def test_compose_env_file(project):
-    name, data = _static(st.load_compose, project.root)
+    name, data = st.run(st.load_compose, project.root)
     built = {n: s for n, s in data["services"].items() if isinstance(s, dict) and st.built_here(s)}
     check(built, f"no service in {name} is built from this folder (build: .)")
     container_ports = st.exposed_ports(project.read("Dockerfile") or "") or [PORT]

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import ast
 import json
-import re
-import shlex
 import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from grader.criteria import _sse
+from grader.criteria import _static as st
 from grader.criteria.project3 import (
     MODELS,
     answered,
@@ -535,20 +534,6 @@ def test_tokens_one_by_one(app, sim):
 
 # -- curl -----------------------------------------------------------------------------------------
 
-def _curl_commands(text: str) -> list[list[str]]:
-    commands = []
-    for block in re.findall(r"```[a-z]*\n(.*?)```", text, flags=re.S):
-        joined = re.sub(r"\\\n", " ", block)
-        for line in joined.splitlines():
-            line = line.strip()
-            if line.startswith("curl "):
-                try:
-                    commands.append(shlex.split(line, comments=True))
-                except ValueError:
-                    continue
-    return commands
-
-
 def _curl_request(argv: list[str]) -> dict:
     req = {"method": None, "url": None, "headers": [], "body": None, "no_buffer": False}
     i = 1
@@ -595,7 +580,7 @@ def _curl_request(argv: list[str]) -> dict:
 def test_curl(project, app, sim):
     text = project.read("README.md")
     check(text is not None, "there is no README.md")
-    requests = [_curl_request(argv) for argv in _curl_commands(text)]
+    requests = [_curl_request(argv) for argv in st.curl_commands(text)]
     streaming = [r for r in requests if r["url"] and urlsplit(r["url"]).path == STREAM]
     check(streaming, f"README.md has no curl command for {STREAM}")
     buffered = [r for r in streaming if not r["no_buffer"]]
