@@ -4,7 +4,9 @@ A solution block is ``# BEGIN SOLUTION`` … ``# END SOLUTION``. Inside it, line
 with ``# STUB: `` (after indentation) are what learners see instead, written at the same
 indentation; every other line of the block is dropped. A block without stub lines becomes
 a single ``# TODO`` line. Notebooks use the same markers inside code cells, and lose their
-outputs. Everything else is copied byte for byte.
+outputs. Markdown, where ``#`` starts a heading, uses HTML comments instead:
+``<!-- BEGIN SOLUTION -->``, ``<!-- STUB: text -->``, ``<!-- END SOLUTION -->``.
+Everything else is copied byte for byte.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-BEGIN = re.compile(r"^(\s*)#+\s*BEGIN SOLUTION\s*$")
-END = re.compile(r"^\s*#+\s*END SOLUTION\s*$")
-STUB = re.compile(r"^(\s*)#\s?STUB: ?(.*)$")
+BEGIN = re.compile(r"^(\s*)(?:#+\s*BEGIN SOLUTION|<!--\s*BEGIN SOLUTION\s*-->)\s*$")
+END = re.compile(r"^\s*(?:#+\s*END SOLUTION|<!--\s*END SOLUTION\s*-->)\s*$")
+STUB = re.compile(r"^(\s*)(?:#\s?STUB: ?(.*)|<!--\s?STUB: ?(.*?)\s*-->)$")
 IGNORED = {"__pycache__", ".pytest_cache", ".ruff_cache", ".venv", ".ipynb_checkpoints", ".env", ".grader"}
 
 
@@ -31,12 +33,14 @@ def strip_solutions(text: str, where: str = "<text>") -> str:
     out: list[str] = []
     block: list[str] | None = None
     indent = ""
+    todo = "# TODO"
     begin_line = 0
     for n, line in enumerate(text.splitlines(keepends=True), start=1):
         if block is None:
             m = BEGIN.match(line)
             if m:
                 block, indent, begin_line = [], m.group(1), n
+                todo = "<!-- TODO -->" if "<!--" in line else "# TODO"
             elif END.match(line):
                 raise ReleaseError(f"{where}:{n}: END SOLUTION without BEGIN SOLUTION")
             else:
@@ -46,13 +50,14 @@ def strip_solutions(text: str, where: str = "<text>") -> str:
             raise ReleaseError(f"{where}:{n}: BEGIN SOLUTION inside the block opened on line {begin_line}")
         if END.match(line):
             eol = "\n"
-            out.extend(block or [f"{indent}# TODO{eol}"])
+            out.extend(block or [f"{indent}{todo}{eol}"])
             block = None
             continue
         m = STUB.match(line)
         if m:
             newline = "\n" if line.endswith("\n") else ""
-            block.append(f"{m.group(1)}{m.group(2)}{newline}" if m.group(2) else newline)
+            stub = m.group(2) if m.group(2) is not None else m.group(3)
+            block.append(f"{m.group(1)}{stub}{newline}" if stub else newline)
     if block is not None:
         raise ReleaseError(f"{where}:{begin_line}: BEGIN SOLUTION is never closed")
     return "".join(out)

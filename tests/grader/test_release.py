@@ -37,6 +37,26 @@ def test_block_without_stub_becomes_todo():
     assert strip_solutions(src) == "FROM x\n# TODO\n"
 
 
+def test_markdown_blocks_use_html_comments():
+    src = (
+        "# Title\n"
+        "<!-- BEGIN SOLUTION -->\n"
+        "## Components\n"
+        "The answer.\n"
+        "<!-- STUB: ## Components -->\n"
+        "<!-- STUB: -->\n"
+        "<!-- STUB: TODO: explain each component -->\n"
+        "<!-- END SOLUTION -->\n"
+        "<!-- BEGIN SOLUTION -->\n"
+        "secret\n"
+        "<!-- END SOLUTION -->\n"
+        "tail\n"
+    )
+    assert strip_solutions(src) == (
+        "# Title\n## Components\n\nTODO: explain each component\n<!-- TODO -->\ntail\n"
+    )
+
+
 @pytest.mark.parametrize(
     "src, problem",
     [
