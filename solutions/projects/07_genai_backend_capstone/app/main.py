@@ -22,6 +22,7 @@ import structlog
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 from litellm import Router
+from pydantic import BaseModel
 from starlette.types import Receive, Scope, Send
 
 from app.auth import CurrentUser, User
@@ -39,12 +40,15 @@ from app.models import (
     ConversationList,
     ConversationOut,
     CreateConversation,
+    DoneEvent,
+    ErrorEvent,
     Health,
     Message,
     MessageReply,
     ModelInfo,
     ModelList,
     Readiness,
+    TokenEvent,
     Usage,
     UsageReport,
 )
@@ -248,13 +252,35 @@ class ReleasingStreamingResponse(StreamingResponse):
 
 # -- chat ------------------------------------------------------------------------------------
 
+def _sse_item(event: str, model: type[BaseModel]) -> dict[str, Any]:
+    """The schema of one SSE event: its `event:` name, and the JSON its `data:` line holds."""
+    # Nested models are referenced, not repeated: Usage and ErrorBody are components already.
+    data = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    data.pop("$defs", None)
+    return {
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"const": event},
+            "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": data},
+        },
+    }
+
+
+# The 200 of a streaming endpoint. `itemSchema` (OpenAPI 3.2's keyword for streams) describes
+# each event rather than the body as a whole, which is one long string.
 _SSE_OK = {
     200: {
         "content": {
             SSE_MEDIA_TYPE: {
-                "schema": {"type": "string"},
+                "itemSchema": {
+                    "oneOf": [_sse_item("token", TokenEvent), _sse_item("done", DoneEvent), _sse_item("error", ErrorEvent)]
+                },
                 "example": 'event: token\ndata: {"type":"token","content":"Hel"}\n\n'
-                'event: done\ndata: {"type":"done","model":"claude-haiku-4-5-20251001",...}\n\n',
+                'event: token\ndata: {"type":"token","content":"lo"}\n\n'
+                'event: done\ndata: {"type":"done","model":"claude-haiku-4-5-20251001","provider":"anthropic",'
+                '"requested_model":"claude-haiku-4-5","fallback":false,"finish_reason":"stop",'
+                '"usage":{"input_tokens":12,"output_tokens":2}}\n\n',
             }
         },
         "description": "Server-Sent Events: token events, then one done event (or an error event)",

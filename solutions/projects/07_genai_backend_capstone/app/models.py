@@ -129,6 +129,39 @@ class ModelList(BaseModel):
     data: list[ModelInfo]
 
 
+# -- streamed replies: the JSON in each SSE event's data line ------------------------------
+
+
+class TokenEvent(BaseModel):
+    """`event: token`: the next piece of the reply."""
+
+    type: Literal["token"] = Field(description='Always "token".')
+    content: str = Field(description="Text to append to what came before.")
+
+
+class DoneEvent(BaseModel):
+    """`event: done`: the reply is whole (the last event of a stream that succeeded)."""
+
+    type: Literal["done"] = Field(description='Always "done".')
+    model: str = Field(description="The model that answered, as its provider names it.")
+    provider: str = Field(description="The provider that answered.")
+    requested_model: str = Field(description="The model the request (or the conversation) asked for.")
+    fallback: bool = Field(description="True when a fallback model answered.")
+    finish_reason: str | None = Field(description='Why the reply ended: "stop", "length", ...')
+    usage: Usage
+    conversation_id: str | None = Field(default=None, description="Conversation streams: the conversation.")
+    conversation_usage: Usage | None = Field(default=None, description="Conversation streams: its new totals.")
+    context_messages: int | None = Field(default=None, description="Conversation streams: messages sent.")
+    dropped_messages: int | None = Field(default=None, description="Conversation streams: messages left out.")
+
+
+class ErrorEvent(BaseModel):
+    """`event: error`: the provider failed part-way; the text so far is incomplete (and not stored)."""
+
+    type: Literal["error"] = Field(description='Always "error".')
+    error: "ErrorBody"
+
+
 # -- conversations ---------------------------------------------------------------------------
 
 
@@ -345,3 +378,6 @@ class ErrorResponse(BaseModel):
     )
 
     error: ErrorBody
+
+
+ErrorEvent.model_rebuild()
