@@ -95,9 +95,24 @@ COMPONENTS = {
 MIN_WORDS = 40
 
 # sha256 of "<question id>:<answer>" (grader.quiz.answer_hash), not the answers.
-QUIZ_EXPLAIN: dict[str, str] = {}
-QUIZ_DEBUG: dict[str, str] = {}
-QUIZ_NEXT: dict[str, str] = {}
+QUIZ_EXPLAIN = {
+    "why-redis-limits": "8dee24df7445a67e558f0a5e94634c18d40cea45856c0138b77e6516db02cf64",
+    "why-404-not-403": "abd95f5025886b51934255e1aff9a61c22681988cfaab5b8dfc987746a46a48f",
+    "why-retry-then-fallback": "ddef26c6cf84e46ef2d2cda9704688a34c436581057187c1ccbde8001893301f",
+    "why-no-retry-400": "ee3401be85538b8cfb99098ff204f5e027122dcca8169d21f8cd406f094e58be",
+    "why-ready-vs-health": "9c7803ffabcdfafccc26c7f9871235572d7b07fddbd708747e78b6fe68dd5700",
+    "why-stream-opened-first": "2844d5e5da68a0494136dab51c8e27ffdec71a4cce25b2666f0482d1c16b8a6d",
+    "why-request-id": "189472ea0eae20c2eb8877aab51be017cd0b68572bf432b4fc5dbbdafb759114",
+}
+QUIZ_DEBUG = {
+    "debug-find-request": "fb6708fb462308a6713d63a15cf1ae4bdf4b0122156ba21fc197314e29d43baa",
+    "debug-429-source": "9aec6e9f6012dad14c871485c4a8d2ab1f09dfa1bd3dd529bb1a377c1e315cac",
+}
+QUIZ_NEXT = {
+    "rag-where-retrieval": "04cc54201d5e3ad6537a7ad285a20a709e5dcaa8ab1df2e2a89581b1123e8180",
+    "agent-tool-loop": "d3037cc88502df08bd5fa5611117347c83524d3970b017b0956d9861735af55e",
+    "rag-token-budget": "5f0dec38665c14d3c8c566c1dee6f4caf2633a868303eb78aa18b01bd8606b0c",
+}
 
 
 # -- helpers ----------------------------------------------------------------------------------------

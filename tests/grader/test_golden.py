@@ -4,7 +4,8 @@ on at least one realistic wrong implementation.
 A wrong implementation is an overlay in tests/golden/<target>/<variant>/: the files that
 differ from the solution, and expected.json = {"fails": [ids that must not pass], "why": "...",
 optional "messages": {id: "text the message must contain"}, optional "delete": [paths removed
-from the copy]}. Every criterion not listed must pass, so a variant also proves the others are
+from the copy], optional "replace": [{"file", "old", "new"}]: edits to the copy, each `old`
+found exactly once, so a one-line mistake is one line here rather than a copy of the file}. Every criterion not listed must pass, so a variant also proves the others are
 not fooled. Overlay files may say @@FAKE_ANTHROPIC_KEY@@ where a learner would paste a key:
 the test puts a key-shaped fake there, so no key-shaped string is ever committed.
 """
@@ -66,8 +67,15 @@ def copy_with_overlay(target: str, variant: str, dst: Path) -> Path:
             out = dst / path.relative_to(src)
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_bytes(path.read_bytes().replace(b"@@FAKE_ANTHROPIC_KEY@@", FAKE_KEY.encode()))
-    for rel in expected_of(target, variant).get("delete", []):
+    expected = expected_of(target, variant)
+    for rel in expected.get("delete", []):
         (dst / rel).unlink()
+    for edit in expected.get("replace", []):
+        path = dst / edit["file"]
+        text = path.read_text(encoding="utf-8")
+        found = text.count(edit["old"])
+        assert found == 1, f"{variant}: {edit['file']} has {found} copies of {edit['old'][:60]!r}; expected exactly 1"
+        path.write_text(text.replace(edit["old"], edit["new"]), encoding="utf-8")
     return dst
 
 

@@ -55,6 +55,11 @@ def build_router(settings: Settings) -> Router:
     return Router(
         model_list=[deployment(m, settings) for m in models],
         num_retries=0,
+        # No cooldowns: after a few failures (at once, after a 401) the Router would take a
+        # deployment out of rotation for a while, and with one deployment per model every
+        # call to that model would fail with "no deployments available" (a ValueError, so
+        # a 500) without reaching the provider. Whether to try again is our policy's call.
+        disable_cooldowns=True,
         timeout=settings.llm_timeout_s,
         stream_timeout=settings.llm_timeout_s,
     )

@@ -82,6 +82,15 @@ class Settings(BaseSettings):
     def store_kind(self) -> str:
         return self.store
 
+    @property
+    def longest_turn_s(self) -> float:
+        """An upper bound on one conversation turn: every attempt on every model timing out,
+        plus every back-off. A conversation's Redis lock must not expire before it (app/store.py).
+        """
+        models = 3  # the requested model and its two fallbacks (app/models_config.py)
+        attempts = self.retry_attempts * models
+        return attempts * (self.llm_timeout_s + self.retry_max_s)
+
     @field_validator(
         "anthropic_api_key",
         "openai_api_key",

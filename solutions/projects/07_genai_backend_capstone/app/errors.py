@@ -123,10 +123,17 @@ _HTTP_ERROR_TYPES = {404: "not_found", 405: "method_not_allowed"}
 
 def classify_provider_error(exc: Exception) -> tuple[int, str, str]:
     """(HTTP status, error type, message) for an exception from a provider call."""
-    return next(
-        ((status, kind, text) for cls, status, kind, text in _PROVIDER_ERRORS if isinstance(exc, cls)),
-        _OTHER_PROVIDER_ERROR,
-    )
+    for cls, status, kind, text in _PROVIDER_ERRORS:
+        if isinstance(exc, cls):
+            return status, kind, text
+    # LiteLLM raises a bare APIError for some statuses it has no class for (OpenAI's and
+    # OpenRouter's 529 "overloaded"): go by the status, as for the classes above.
+    status = getattr(exc, "status_code", None)
+    if status == 429:
+        return _PROVIDER_ERRORS[0][1:]
+    if isinstance(status, int) and status >= 500:
+        return _PROVIDER_ERRORS[-1][1:]
+    return _OTHER_PROVIDER_ERROR
 
 
 def retry_after(exc: Exception) -> str:

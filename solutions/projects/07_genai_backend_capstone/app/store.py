@@ -282,7 +282,7 @@ def create_store(settings: Settings) -> ConversationStore:
         return RedisStore(
             settings.redis_url,
             prefix=settings.redis_key_prefix,
-            lock_timeout_s=settings.llm_timeout_s * 3,
+            lock_timeout_s=settings.longest_turn_s,
             lock_wait_s=settings.conversation_lock_wait_s,
         )
     return MemoryStore(lock_wait_s=settings.conversation_lock_wait_s)

@@ -77,7 +77,15 @@ async def chat_events(
         # await): close the provider's stream, so we stop reading tokens nobody will see
         # (and stop paying for them).
         await upstream.aclose()
-    extra = await on_done("".join(parts), usage) if on_done is not None else None
+    try:
+        extra = await on_done("".join(parts), usage) if on_done is not None else None
+    except Exception as exc:
+        # The reply reached the client but could not be stored (Redis down, say): say so,
+        # rather than end the stream without a done event and leave the client guessing.
+        logger.error("reply not stored: %s (request id %s)", type(exc).__name__, request_id)
+        message = "The reply was sent but could not be saved. Send the message again."
+        yield sse_event({"type": "error", **error_body("store_unavailable", message, request_id)}, event="error")
+        return
     yield sse_event(
         {
             "type": "done",

@@ -1,0 +1,9 @@
+"""Multi-Provider Chat: one chat API over Anthropic, OpenAI and OpenRouter via LiteLLM."""
+
+import os
+
+# LiteLLM downloads its model price list from GitHub when it is imported, unless told to
+# use the copy it ships with. Use the shipped copy: start-up is quicker and works offline
+# (an explicit value in the environment still wins).
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("LITELLM_OFFLINE_MODE", "true")
