@@ -690,7 +690,7 @@ def test_openapi(app):
             problems.append(f"{where}: the 200 response does not say it is text/event-stream")
     check(
         not problems,
-        f"{len(problems)} gap(s) in the OpenAPI document: " + "; ".join(problems[:4]) + (" …" if len(problems) > 4 else ""),
+        f"{len(problems)} gap(s) in the OpenAPI document: " + short("; ".join(problems[:3]), 380) + (" …" if len(problems) > 3 else ""),
     )
 
 
@@ -720,9 +720,10 @@ def test_contract(start_app):
     )
     check(report.error is None, f"schemathesis could not test the API: {report.error}")
     check(report.cases > 0, "schemathesis sent no request: does /openapi.json list the operations?")
+    more = f" (and {len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
     check(
         not report.problems,
-        f"schemathesis found {len(report.problems)} problem(s) in {report.cases} requests: " + "; ".join(report.problems[:3]),
+        f"schemathesis found {len(report.problems)} problem(s) in {report.cases} requests{more}: {short(report.problems[0] if report.problems else '', 360)}",
     )
 
 
