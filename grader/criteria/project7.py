@@ -20,6 +20,7 @@ import jwt
 
 from grader.criteria import _sse
 from grader.criteria import project5 as p5
+from grader.criteria._schemathesis import fuzz_api
 from grader.criteria.project3 import (
     check_quiz_file,
     error_shape_problem,
@@ -29,8 +30,8 @@ from grader.criteria.project3 import (
     short,
 )
 from grader.criteria.project5 import _Authed, bad_tokens, bearer, chat, check_401, json_line, mint
-from grader.criteria.project6 import sent_messages, sent_system
-from grader.criterion import CheckError, check, criterion
+from grader.criteria.project6 import create, read, send, sent_messages, sent_system, started, stored
+from grader.criterion import check, criterion
 
 PROVIDERS_ITEM = "Multi-provider support with LiteLLM"
 SYNC_STREAM = "Both sync and streaming endpoints"
@@ -122,48 +123,6 @@ def user_token(app, tier: str = "premium") -> tuple[str, str]:
     return sub, mint(app, sub, tier=tier)
 
 
-def create(app, token: str, what: str = "a system prompt", **body) -> dict:
-    r = app.post(CONVS, json=body, headers=bearer(token), timeout=TIMEOUT_S)
-    check(r.status_code == 201, f"POST {CONVS} with {what} answered {r.status_code}; expected 201: {short(r.text)}")
-    data = json_of(r)
-    check(
-        isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"],
-        f"POST {CONVS} answered {short(r.text)}; expected the conversation, with its \"id\"",
-    )
-    return data
-
-
-def send(app, token: str, cid: str, content: str, turn: str = "a message", headers: dict | None = None) -> dict:
-    r = app.post(
-        f"{CONVS}/{cid}/messages", json={"content": content}, headers={**bearer(token), **(headers or {})}, timeout=TIMEOUT_S
-    )
-    check(
-        r.status_code == 200,
-        f"POST {CONVS}/{{id}}/messages ({turn}) answered {r.status_code}; expected 200: {short(r.text)}",
-    )
-    data = json_of(r)
-    check(
-        isinstance(data, dict) and isinstance(data.get("content"), str),
-        f"POST {CONVS}/{{id}}/messages answered {short(r.text)}; expected the reply in \"content\"",
-    )
-    return data
-
-
-def read(app, token: str, cid: str, when: str = "") -> dict:
-    r = app.get(f"{CONVS}/{cid}", headers=bearer(token), timeout=TIMEOUT_S)
-    check(r.status_code == 200, f"GET {CONVS}/{{id}}{when} answered {r.status_code}; expected 200: {short(r.text)}")
-    data = json_of(r)
-    check(
-        isinstance(data, dict) and isinstance(data.get("messages"), list),
-        f"GET {CONVS}/{{id}} answered {short(r.text)}; expected the conversation with its \"messages\"",
-    )
-    return data
-
-
-def stored(data: dict) -> list[tuple[str, str]]:
-    return [(m.get("role"), m.get("content")) if isinstance(m, dict) else ("?", str(m)) for m in data.get("messages") or []]
-
-
 def listed_ids(app, token: str) -> list[str]:
     r = app.get(CONVS, headers=bearer(token), timeout=TIMEOUT_S)
     check(r.status_code == 200, f"GET {CONVS} answered {r.status_code}; expected 200: {short(r.text)}")
@@ -173,9 +132,8 @@ def listed_ids(app, token: str) -> list[str]:
     return [item.get("id") for item in items if isinstance(item, dict)]
 
 
-def stream(app, token: str, path: str, body: dict, **kwargs) -> _sse.StreamResult:
-    result = _sse.read_stream(_Authed(app, token), path, body, timeout=TIMEOUT_S, **kwargs)
-    return result
+def stream(app, token: str, path: str, body: dict) -> _sse.StreamResult:
+    return _sse.read_stream(_Authed(app, token), path, body, timeout=TIMEOUT_S)
 
 
 def stream_ok(app, token: str, path: str, body: dict) -> _sse.StreamResult:
@@ -189,13 +147,6 @@ def stream_ok(app, token: str, path: str, body: dict) -> _sse.StreamResult:
     check(result.tokens, f"POST {path} sent no token events")
     check(result.of_type("done"), f"POST {path} sent no done event after its tokens")
     return result
-
-
-def started(start_app, env: dict, name: str, what: str):
-    try:
-        return start_app(env=env, name=name)
-    except CheckError as exc:
-        check(False, f"the app does not start {what}: {short(str(exc).splitlines()[-1], 200)}")
 
 
 def ok_generations(sim) -> list[dict]:
@@ -354,7 +305,7 @@ def test_sync_stream(app, sim):
         result.text == ok_generations(sim)[-1].get("reply"),
         f"the tokens of POST {STREAM} read {short(result.text, 80)!r}, not the provider's reply",
     )
-    cid = create(app, token, "no system prompt")["id"]
+    cid = create(app, bearer(token), "no system prompt")["id"]
     path = f"{CONVS}/{cid}/messages/stream"
     content = f"Stream into the conversation {nonce()}"
     sim.clear_requests()
@@ -363,7 +314,7 @@ def test_sync_stream(app, sim):
     check(entries, f"POST {CONVS}/{{id}}/messages/stream answered without a provider being called")
     reply = entries[-1].get("reply")
     check(result.text == reply, f"the tokens of POST {CONVS}/{{id}}/messages/stream are not the provider's reply")
-    messages = stored(read(app, token, cid, " after a streamed reply"))
+    messages = stored(read(app, bearer(token), cid, " after a streamed reply"))
     check(
         messages == [("user", content), ("assistant", reply)],
         f"after a streamed reply the conversation holds {short(messages, 200)}; expected the user message and the "
@@ -379,7 +330,7 @@ def test_sync_stream(app, sim):
         f"a provider failing part-way through a streamed conversation reply gave status {cut.status} and events "
         f"{[e.type for e in cut.events][-4:]}; expected an error event (and no done event)",
     )
-    after = stored(read(app, token, cid, " after a reply cut short"))
+    after = stored(read(app, bearer(token), cid, " after a reply cut short"))
     check(
         after == messages,
         f"a streamed reply cut short by a provider failure left {len(after) - len(messages)} new message(s) "
@@ -396,7 +347,7 @@ def test_sync_stream(app, sim):
 )
 def test_jwt(app, sim):
     _, token = user_token(app)
-    cid = create(app, token, "a valid token")["id"]
+    cid = create(app, bearer(token), "a valid token")["id"]
     sim.clear_requests()
     tokens = bad_tokens(app)
     for what, headers in tokens:
@@ -417,7 +368,7 @@ def test_jwt(app, sim):
             r = app.request(method, path, json=body, headers=headers, timeout=TIMEOUT_S)
             check_401(r, f"{what} on {method} {path.replace(cid, '{id}')}")
     check(not generations(sim), "an unauthenticated request reached the provider")
-    read(app, token, cid, " after unauthenticated requests tried to delete it")
+    read(app, bearer(token), cid, " after unauthenticated requests tried to delete it")
 
 
 @criterion(
@@ -431,11 +382,11 @@ def test_tiers(start_app, sim):
     first = started(start_app, LIMITS, "worker1", f"with RATE_LIMIT_FREE={FREE}/minute")
     second = started(start_app, LIMITS, "worker2", f"with RATE_LIMIT_FREE={FREE}/minute")
     _, token = user_token(first, "free")
-    cid = create(first, token, "a free user")["id"]
+    cid = create(first, bearer(token), "a free user")["id"]
     r = chat(first, token)
     check(r.status_code == 200, f"the first request of a free user answered {r.status_code}: {short(r.text)}")
     stream_ok(second, token, STREAM, {"message": f"Second {nonce()}"})
-    send(second, token, cid, f"Third {nonce()}", "the 3rd model call of a free user")
+    send(second, bearer(token), cid, f"Third {nonce()}", "the 3rd model call of a free user")
     sim.clear_requests()
     r = first.post(f"{CONVS}/{cid}/messages/stream", json={"content": "Fourth"}, headers=bearer(token), timeout=TIMEOUT_S)
     check(
@@ -470,15 +421,15 @@ def test_tiers(start_app, sim):
     "(owned_conversation). The whole history goes to the model; Redis keeps it across restarts.",
 )
 def test_conversations(start_app, app, sim):
-    alice, a_token = user_token(app)
+    _, a_token = user_token(app)
     _, b_token = user_token(app)
     system = f"You are the capstone's assistant {nonce()}."
-    cid = create(app, a_token, "a system prompt", system=system)["id"]
+    cid = create(app, bearer(a_token), "a system prompt", system=system)["id"]
     first = f"My name is {nonce()}"
-    one = send(app, a_token, cid, first, "turn 1")
+    one = send(app, bearer(a_token), cid, first, "turn 1")
     second = f"What is my name? {nonce()}"
     sim.clear_requests()
-    two = send(app, a_token, cid, second, "turn 2")
+    two = send(app, bearer(a_token), cid, second, "turn 2")
     entries = ok_generations(sim)
     check(entries, "turn 2 was answered without a provider answering it")
     sent = sent_messages(entries[-1])
@@ -503,7 +454,7 @@ def test_conversations(start_app, app, sim):
     check(not generations(sim), "another user's message to a conversation reached the provider")
     later = started(start_app, {}, "app-restarted", "a second time")
     whole = [*expected, ("assistant", two["content"])]
-    messages = stored(read(later, a_token, cid, " from a restarted app"))
+    messages = stored(read(later, bearer(a_token), cid, " from a restarted app"))
     check(
         messages == whole,
         f"read from a restarted app (same REDIS_URL), the conversation holds {short(messages, 200)}; expected its 4 messages",
@@ -513,7 +464,6 @@ def test_conversations(start_app, app, sim):
     r = app.get(f"{CONVS}/{cid}", headers=bearer(a_token), timeout=TIMEOUT_S)
     check(r.status_code == 404, f"GET {CONVS}/{{id}} after DELETE answered {r.status_code}; expected 404")
     check(cid not in listed_ids(app, a_token), f"GET {CONVS} still lists a deleted conversation")
-    del alice
 
 
 @criterion(
@@ -573,10 +523,10 @@ def test_logging(app, sim):
     p5.test_request_id_logs(app, sim)
     p5.test_request_id_upstream(app, sim)
     _, token = user_token(app)
-    cid = create(app, token, "no system prompt")["id"]
+    cid = create(app, bearer(token), "no system prompt")["id"]
     rid = "trace-" + secrets.token_hex(8)
     sim.clear_requests()
-    send(app, token, cid, f"Trace me {nonce()}", headers={"X-Request-ID": rid})
+    send(app, {**bearer(token), "X-Request-ID": rid}, cid, f"Trace me {nonce()}")
     entries = generations(sim)
     seen = {k.lower(): v for k, v in ((entries[-1].get("headers") or {}) if entries else {}).items()}
     check(
@@ -597,7 +547,7 @@ def test_no_secrets(app, sim):
     _, token = user_token(app)
     stolen = jwt.encode({"sub": p5.user_id(), "tier": "premium", "exp": int(time.time()) + 600}, "z" * 40, algorithm="HS256")
     responses = [chat(app, token)]
-    cid = create(app, token, "no system prompt")["id"]
+    cid = create(app, bearer(token), "no system prompt")["id"]
     responses.append(app.post(f"{CONVS}/{cid}/messages", json={"content": "hi"}, headers=bearer(token), timeout=TIMEOUT_S))
     # the secrets in places an app might echo: a rejected body, a rejected token
     responses.append(
@@ -702,8 +652,6 @@ def test_openapi(app):
     "(422s and 404s in the error body, not FastAPI's default {\"detail\": ...}).",
 )
 def test_contract(start_app):
-    from grader.criteria._schemathesis import fuzz_api
-
     fuzzed = started(
         start_app,
         {"RATE_LIMIT_FREE": "100000/minute", "RATE_LIMIT_PREMIUM": "100000/minute", **FAST_RETRIES},
@@ -819,7 +767,8 @@ def test_debug_logs(project, app, sim):
         sim.clear_faults()
     calls = generations(sim)
     check(r.status_code == 502, f"with every provider overloaded, POST {CHAT} answered {r.status_code}; expected 502")
-    rid = ((json_of(r) or {}).get("error") or {}).get("request_id") if isinstance(json_of(r), dict) else None
+    body = json_of(r)
+    rid = (body.get("error") or {}).get("request_id") if isinstance(body, dict) else None
     check(rid and rid == r.headers.get("x-request-id"), "the 502's error.request_id is not its X-Request-ID header")
     mine = [json_line(line) or {} for line in lines if rid in line]
     access = [d for d in mine if p5.is_access_line(d, "POST", CHAT, 502)]
@@ -855,8 +804,8 @@ def test_extend(app, sim):
     sim.clear_requests()
     check(chat(app, token).status_code == 200, f"POST {CHAT} failed")
     stream_ok(app, token, STREAM, {"message": f"Count me {nonce()}"})
-    cid = create(app, token, "no system prompt")["id"]
-    send(app, token, cid, f"Count me too {nonce()}")
+    cid = create(app, bearer(token), "no system prompt")["id"]
+    send(app, bearer(token), cid, f"Count me too {nonce()}")
     stream_ok(app, token, f"{CONVS}/{cid}/messages/stream", {"content": f"And me {nonce()}"})
     entries = ok_generations(sim)
     expected = {

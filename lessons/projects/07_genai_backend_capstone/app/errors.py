@@ -130,10 +130,12 @@ def classify_provider_error(exc: Exception) -> tuple[int, str, str]:
     # OpenRouter's 529 "overloaded"): go by the status, as for the classes above.
     status = getattr(exc, "status_code", None)
     if status == 429:
-        return _PROVIDER_ERRORS[0][1:]
-    if isinstance(status, int) and status >= 500:
-        return _PROVIDER_ERRORS[-1][1:]
-    return _OTHER_PROVIDER_ERROR
+        like: type[Exception] = litellm.RateLimitError
+    elif isinstance(status, int) and status >= 500:
+        like = litellm.InternalServerError
+    else:
+        return _OTHER_PROVIDER_ERROR
+    return next((s, kind, text) for cls, s, kind, text in _PROVIDER_ERRORS if cls is like)
 
 
 def retry_after(exc: Exception) -> str:

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.models_config import FALLBACKS
+
 
 class Settings(BaseSettings):
     """Each field is read from the environment variable of the same name, upper-cased."""
@@ -87,7 +89,7 @@ class Settings(BaseSettings):
         """An upper bound on one conversation turn: every attempt on every model timing out,
         plus every back-off. A conversation's Redis lock must not expire before it (app/store.py).
         """
-        models = 3  # the requested model and its two fallbacks (app/models_config.py)
+        models = 1 + max(len(chain) for chain in FALLBACKS.values())  # the requested model and its fallbacks
         attempts = self.retry_attempts * models
         return attempts * (self.llm_timeout_s + self.retry_max_s)
 
