@@ -29,7 +29,7 @@ if _token:
 
 # jupyter-server-proxy: an app a notebook starts on port P is at {base_url}proxy/P/ in the
 # learner's browser (in the container too, where P is not published). FastAPI apps must be
-# told that prefix as their root path for /docs to work: grader.lab.serve() does it.
+# told that prefix as their root path for /docs to work: grader.lesson.serve() does it.
 c.ServerApp.jpserver_extensions.update({"jupyter_server_proxy": True})
 
 

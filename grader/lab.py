@@ -23,8 +23,8 @@ Settings, as flags or environment variables (flags win; ``LAB_*`` may also be in
     LLMSIM_URL                 use that llmsim instead of starting one
     LAB_PUBLIC_PORT            the port to print in the URL (compose maps the host's port)
 
-Notebooks start their embedded apps with :func:`serve`, which makes ``/proxy/PORT/docs``
-work inside JupyterLab (see its docstring).
+Notebooks start their embedded apps with ``grader.lesson.serve``, which makes
+``/proxy/PORT/docs`` work inside JupyterLab (see its docstring).
 """
 
 from __future__ import annotations
@@ -37,7 +37,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -260,7 +259,7 @@ def run(settings: argparse.Namespace) -> int:
         env, said = lab_env(sim_url, base)
         env["REDIS_URL"] = redis.url
         env["COURSE_ROOT"] = str(root)
-        env["LAB_PROXY_BASE"] = "/proxy/"  # grader.lab.serve() gives embedded apps this root path
+        env["LAB_PROXY_BASE"] = "/proxy/"  # grader.lesson.serve() gives embedded apps this root path
         env["LAB_TOKEN"] = token  # read by docker/jupyter_server_config.py (kept off the command line)
         env.pop("JUPYTER_TOKEN", None)
         env.setdefault("PYTHONUNBUFFERED", "1")
@@ -337,121 +336,6 @@ def main(argv: list[str] | None = None) -> int:
         code = 0
     print("stopped everything `make lab` started", flush=True)
     return code
-
-
-# -- embedded apps, for notebooks -----------------------------------------------------------
-
-_APPS: dict[str, EmbeddedApp] = {}
-
-
-def proxy_prefix(port: int) -> str:
-    """The path an app on ``port`` has in the learner's browser under JupyterLab, or "".
-
-    ``make lab`` and the image set LAB_PROXY_BASE ("/proxy/"); under JupyterHub the server's
-    own prefix is used. Outside JupyterLab (nbclient, a plain Python) it is "".
-    """
-    base = os.environ.get("LAB_PROXY_BASE")
-    if not base and os.environ.get("JUPYTERHUB_SERVICE_PREFIX"):
-        base = os.environ["JUPYTERHUB_SERVICE_PREFIX"].rstrip("/") + "/proxy/"
-    return f"{base.rstrip('/')}/{port}" if base else ""
-
-
-class EmbeddedApp:
-    """An ASGI app served by uvicorn in a background thread of the kernel."""
-
-    def __init__(self, name: str, server: Any, thread: threading.Thread, host: str, port: int, prefix: str):
-        self.name, self.server, self.thread = name, server, thread
-        self.host, self.port, self.prefix = host, port, prefix
-
-    @property
-    def url(self) -> str:
-        """Where code in the notebook reaches the app (httpx, requests)."""
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def browser_url(self) -> str:
-        """Where the learner's browser reaches it: through JupyterLab's proxy when under it."""
-        return self.prefix or self.url
-
-    @property
-    def docs_url(self) -> str:
-        return self.browser_url + "/docs"
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout)
-        if _APPS.get(self.name) is self:
-            del _APPS[self.name]
-
-    def __repr__(self) -> str:
-        return f"<{self.name} running at {self.url}; docs: {self.docs_url}>"
-
-    def _repr_html_(self) -> str:
-        return (
-            f"<b>{self.name}</b> is running at <code>{self.url}</code> — "
-            f'<a href="{self.docs_url}" target="_blank">open its /docs</a>'
-        )
-
-
-def serve(app: Any, *, name: str = "app", port: int | None = None, host: str = "127.0.0.1",
-          log_level: str = "warning", timeout: float = 10.0) -> EmbeddedApp:
-    """Start ``app`` with uvicorn in a background thread; running it again replaces it.
-
-    Under JupyterLab the learner's browser reaches the app through jupyter-server-proxy at
-    ``/proxy/PORT/``, which strips that prefix before forwarding. FastAPI's /docs page loads
-    ``{root_path}/openapi.json``, so the app is started with uvicorn's ``root_path`` set to the
-    prefix: ``/proxy/PORT/docs`` then loads ``/proxy/PORT/openapi.json``, and the schema's
-    ``servers`` entry makes "Try it out" call through the proxy too. Requests from the kernel
-    to ``app.url`` still work (Starlette strips the root path when routing). Outside
-    JupyterLab no root path is set.
-    """
-    import uvicorn
-
-    old = _APPS.pop(name, None)
-    if old is not None:
-        port = port or old.port
-        old.stop()
-    # Bind here, so a busy port is a clear error and a free one cannot be taken meanwhile.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port or 0))
-    except OSError as exc:
-        sock.close()
-        raise RuntimeError(f"{name} cannot listen on {host}:{port}: {exc.strerror} (is another app on it?)") from None
-    port = sock.getsockname()[1]
-    prefix = proxy_prefix(port)
-    config = uvicorn.Config(app, host=host, port=port, root_path=prefix, log_level=log_level)
-    server = uvicorn.Server(config)
-    failure: list[BaseException] = []
-
-    def run_server() -> None:
-        try:
-            server.run(sockets=[sock])
-        except BaseException as exc:  # reported by serve(), not as a thread traceback
-            failure.append(exc)
-        finally:
-            sock.close()
-
-    thread = threading.Thread(target=run_server, name=f"uvicorn-{name}-{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive():
-            why = f": {failure[0]!r}" if failure else ""
-            raise RuntimeError(f"{name} did not start on {host}:{port}{why} (see the log above)")
-        if time.monotonic() > deadline:
-            server.should_exit = True
-            raise RuntimeError(f"{name} did not start on {host}:{port} within {timeout:.0f} s")
-        time.sleep(0.02)
-    embedded = EmbeddedApp(name, server, thread, host, port, prefix)
-    _APPS[name] = embedded
-    return embedded
-
-
-def stop_all() -> None:
-    for embedded in list(_APPS.values()):
-        embedded.stop()
 
 
 if __name__ == "__main__":

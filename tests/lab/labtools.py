@@ -55,7 +55,7 @@ SMOKE_CELLS = [
     # 1: an embedded FastAPI app, as the lessons start theirs
     '''import os
 from fastapi import FastAPI
-from grader.lab import serve
+from grader.lesson import serve
 
 app = FastAPI(title="Lab smoke test")
 

@@ -1,4 +1,4 @@
-"""grader.lab in pieces: the kernels' environment, settings, ports, and serve() for notebooks."""
+"""grader.lab in pieces (the kernels' environment, settings, ports) and grader.lesson.serve() for notebooks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from grader import lab
+from grader import lab, lesson
 
 SIM = "http://127.0.0.1:8900"
 
@@ -133,7 +133,7 @@ def _app():
 def test_serve_outside_jupyterlab_has_no_prefix(monkeypatch):
     monkeypatch.delenv("LAB_PROXY_BASE", raising=False)
     monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX", raising=False)
-    running = lab.serve(_app(), name="t-plain")
+    running = lesson.serve(_app(), name="t-plain")
     try:
         assert running.docs_url == f"http://127.0.0.1:{running.port}/docs"
         assert httpx.get(running.url + "/items/3").json() == {"n": 3}
@@ -146,7 +146,7 @@ def test_serve_outside_jupyterlab_has_no_prefix(monkeypatch):
 
 def test_serve_under_jupyterlab_sets_the_proxy_root_path(monkeypatch):
     monkeypatch.setenv("LAB_PROXY_BASE", "/proxy/")
-    running = lab.serve(_app(), name="t-proxy")
+    running = lesson.serve(_app(), name="t-proxy")
     try:
         prefix = f"/proxy/{running.port}"
         assert running.docs_url == prefix + "/docs"
@@ -163,25 +163,25 @@ def test_serve_under_jupyterlab_sets_the_proxy_root_path(monkeypatch):
 def test_jupyterhub_prefix(monkeypatch):
     monkeypatch.delenv("LAB_PROXY_BASE", raising=False)
     monkeypatch.setenv("JUPYTERHUB_SERVICE_PREFIX", "/user/ada/")
-    assert lab.proxy_prefix(8000) == "/user/ada/proxy/8000"
+    assert lesson.proxy_prefix(8000) == "/user/ada/proxy/8000"
 
 
 def test_running_it_again_replaces_it_on_the_same_port(monkeypatch):
     monkeypatch.delenv("LAB_PROXY_BASE", raising=False)
-    first = lab.serve(_app(), name="t-again")
-    second = lab.serve(_app(), name="t-again")
+    first = lesson.serve(_app(), name="t-again")
+    second = lesson.serve(_app(), name="t-again")
     try:
         assert second.port == first.port
         assert not first.thread.is_alive()
         assert httpx.get(second.url + "/items/5").json() == {"n": 5}
     finally:
-        lab.stop_all()
+        lesson.stop_all()
     assert not second.thread.is_alive()
 
 
 def test_serve_on_a_busy_port_says_so(busy_port):
     with pytest.raises(RuntimeError, match=f"cannot listen on 127.0.0.1:{busy_port}"):
-        lab.serve(_app(), name="t-busy", port=busy_port)
+        lesson.serve(_app(), name="t-busy", port=busy_port)
 
 
 def test_an_app_that_fails_to_start_is_reported(monkeypatch):
@@ -192,7 +192,7 @@ def test_an_app_that_fails_to_start_is_reported(monkeypatch):
         yield
 
     with pytest.raises(RuntimeError, match="did not start"):
-        lab.serve(FastAPI(lifespan=lifespan), name="t-fails")
+        lesson.serve(FastAPI(lifespan=lifespan), name="t-fails")
 
 
 def _listening() -> set[int]:
