@@ -216,7 +216,7 @@ def section_module(section: str) -> ModuleType:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name in (name, SECTIONS_PACKAGE):
-            raise UnknownExercise(f"section {key} has no exercises yet") from None
+            raise UnknownExercise(f"section {key} has no checks yet") from None
         raise
 
 
