@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import json
 import os
 import secrets
 import signal
@@ -206,6 +208,46 @@ def jupyter_argv(settings: argparse.Namespace, root: Path, lessons: Path, port: 
     return argv
 
 
+START_PAGE = "00_start_here.ipynb"
+
+
+def seed_start_page(lessons: Path, env: dict[str, str]) -> Path | None:
+    """On the first start, have JupyterLab open the start page; return the file written.
+
+    "First" means JupyterLab has no saved layout yet: its default workspace file does not
+    exist. We then write one with the start page open and the file browser showing lessons/.
+    From then on JupyterLab saves the learner's own layout there and restores it instead.
+    """
+    if not (lessons / START_PAGE).is_file():
+        return None
+    from jupyter_core.paths import jupyter_config_dir
+
+    # where JupyterLab keeps workspaces (jupyterlab.commands.get_workspaces_dir), for its environment
+    config_dir = env.get("JUPYTER_CONFIG_DIR") or jupyter_config_dir()
+    folder = Path(env.get("JUPYTERLAB_WORKSPACES_DIR") or Path(config_dir) / "lab" / "workspaces")
+    # jupyterlab_server's file name for the workspace "default": slug + short sha256 signature
+    path = folder / f"default-{hashlib.sha256(b'default').hexdigest()[:4]}.jupyterlab-workspace"
+    if path.exists():
+        return None
+    widget = f"notebook:{START_PAGE}"
+    workspace = {
+        "data": {
+            "layout-restorer:data": {
+                "main": {"dock": {"type": "tab-area", "currentIndex": 0, "widgets": [widget]}, "current": widget},
+                "left": {"collapsed": False, "visible": True, "current": "filebrowser", "widgets": ["filebrowser"]},
+            },
+            widget: {"data": {"path": START_PAGE, "factory": "Notebook"}},
+        },
+        "metadata": {"id": "default"},
+    }
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(workspace), encoding="utf-8")
+    except OSError:
+        return None  # a read-only home: JupyterLab then simply opens on the file browser
+    return path
+
+
 def _browser_host(ip: str) -> str:
     return "127.0.0.1" if ip in ("", "*", "0.0.0.0", "::") else ip
 
@@ -277,6 +319,7 @@ def run(settings: argparse.Namespace) -> int:
         if note:
             print(note)
         print(f"Starting JupyterLab on {lessons} …", flush=True)
+        seed_start_page(lessons, env)
 
         proc = subprocess.Popen(
             jupyter_argv(settings, root, lessons, port),

@@ -160,6 +160,37 @@ def test_its_code_runs():
             exec(compile(cell.source, f"{START_PAGE}:{cell.id}", "exec"), {})
 
 
+def test_first_start_seeds_a_workspace_that_opens_the_page(tmp_path):
+    from jupyterlab_server.workspaces_handler import WorkspacesManager
+
+    from grader.lab import seed_start_page
+
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
+    env = {"JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws")}
+    assert seed_start_page(lessons, env) is None  # no start page, nothing to open
+    (lessons / START_PAGE).write_text("{}")
+    written = seed_start_page(lessons, env)
+    assert written is not None and written.parent == tmp_path / "ws"
+    # JupyterLab's own reader finds it as the default workspace
+    data = WorkspacesManager(env["JUPYTERLAB_WORKSPACES_DIR"]).load("default")["data"]
+    assert data["layout-restorer:data"]["main"]["current"] == f"notebook:{START_PAGE}"
+    assert data[f"notebook:{START_PAGE}"]["data"]["path"] == START_PAGE
+    assert data["layout-restorer:data"]["left"]["current"] == "filebrowser"
+    # later starts restore the learner's own layout
+    written.write_text('{"data": {}, "metadata": {"id": "default"}}')
+    assert seed_start_page(lessons, env) is None
+    assert written.read_text() == '{"data": {}, "metadata": {"id": "default"}}'
+
+
+def test_workspaces_follow_jupyter_config_dir(tmp_path):
+    from grader.lab import seed_start_page
+
+    (tmp_path / START_PAGE).write_text("{}")
+    written = seed_start_page(tmp_path, {"JUPYTER_CONFIG_DIR": str(tmp_path / "cfg")})
+    assert written is not None and written.parent == tmp_path / "cfg" / "lab" / "workspaces"
+
+
 if __name__ == "__main__":
     if sys.argv[1:] == ["--write"]:
         write()
