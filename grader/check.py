@@ -28,8 +28,10 @@ def run_check(
     if not tgt.built:
         raise TargetError(f"{tgt.name} ({tgt.title}) has no grader criteria yet; it is not built")
     folder = resolve_path(tgt, solutions=solutions, path=path)
-    if tgt.kind != "project":
-        raise TargetError(f"{tgt.name}: notebook grading is not built yet")
+    if tgt.kind == "section":
+        from grader.sections import run_section
+
+        return run_section(tgt, folder, only=only, verbose=verbose)
     return _run_project(tgt, folder, only=only, verbose=verbose)
 
 

@@ -37,6 +37,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from grader.criterion import Criterion
 from grader.quiz import answer_hash, normalize_answer
 from grader.results import ERROR, FAIL, PASS
 
@@ -80,6 +81,10 @@ class SectionQuiz:
     @property
     def id(self) -> str:
         return f"{self.section}.quiz"
+
+    @property
+    def criterion(self) -> Criterion:
+        return Criterion(id=self.id, item=self.item, hint=self.hint)
 
     def grade(self, answers: Mapping[str, Any] | None) -> QuizOutcome:
         answers = dict(answers or {})
@@ -154,6 +159,7 @@ def exercise(id: str, item: str, *, uses: Iterable[str] = (), hint: str = "",  #
 
     def mark(func: Callable) -> Callable:
         func.exercise = Exercise(id=id, item=item, uses=tuple(uses), hint=hint, func=func, timeout=timeout)
+        func.criterion = Criterion(id=id, item=item, hint=hint)  # what `grader hint` lists
         return func
 
     return mark
@@ -195,10 +201,10 @@ def module_name(section: str) -> str:
     return f"{SECTIONS_PACKAGE}.section{section_key(section).replace('.', '_')}"
 
 
-def section_module(section: str) -> ModuleType:
+def section_module(section: str, sections_dir: str | Path | None = None) -> ModuleType:
     key = section_key(section)
     stem = "section" + key.replace(".", "_")
-    extra = os.environ.get(SECTIONS_DIR_ENV)
+    extra = sections_dir or os.environ.get(SECTIONS_DIR_ENV)
     if extra and (Path(extra) / f"{stem}.py").is_file():
         name = f"_grader_test_sections.{stem}"
         if name not in sys.modules:
@@ -220,15 +226,15 @@ def section_module(section: str) -> ModuleType:
         raise
 
 
-def exercises(section: str) -> list[Exercise]:
+def exercises(section: str, sections_dir: str | Path | None = None) -> list[Exercise]:
     """The section's exercises, in the order they are declared."""
-    module = section_module(section)
+    module = section_module(section, sections_dir)
     found = [getattr(v, "exercise", None) for v in vars(module).values()]
     return [e for e in found if isinstance(e, Exercise)]
 
 
-def quiz_of(section: str) -> SectionQuiz | None:
-    module = section_module(section)
+def quiz_of(section: str, sections_dir: str | Path | None = None) -> SectionQuiz | None:
+    module = section_module(section, sections_dir)
     for value in vars(module).values():
         if isinstance(value, SectionQuiz):
             return value

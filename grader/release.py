@@ -63,18 +63,41 @@ def strip_solutions(text: str, where: str = "<text>") -> str:
     return "".join(out)
 
 
+# Committed notebooks carry no outputs and only this metadata, so re-running a notebook
+# and saving it does not show up as a change to review.
+NOTEBOOK_METADATA = {
+    "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+    "language_info": {"name": "python"},
+}
+# Cell metadata JupyterLab adds while running; not part of the lesson.
+VOLATILE_CELL_METADATA = ("execution", "ExecuteTime", "collapsed", "scrolled")
+
+
 def _render_notebook(raw: str, where: str) -> str:
-    nb = json.loads(raw)
+    """The learner's notebook: solutions stubbed, outputs gone, stable metadata and cell ids."""
+    import nbformat
+
+    try:
+        nb = nbformat.from_dict(json.loads(raw))
+    except ValueError as exc:
+        raise ReleaseError(f"{where}: not valid notebook JSON ({exc})") from None
+    if nb.get("nbformat") != 4:
+        raise ReleaseError(f"{where}: nbformat {nb.get('nbformat')} notebooks are not supported (write 4.5)")
     for i, cell in enumerate(nb.get("cells", [])):
         src = cell.get("source", "")
         text = "".join(src) if isinstance(src, list) else src
         if "SOLUTION" in text:
             text = strip_solutions(text, f"{where} cell {i}")
         cell["source"] = text
+        if nb.get("nbformat_minor", 0) >= 5 and not cell.get("id"):
+            cell["id"] = f"cell-{i + 1}"  # stable, unlike the random ids nbformat would add
+        for key in VOLATILE_CELL_METADATA:
+            cell.get("metadata", {}).pop(key, None)
         if cell.get("cell_type") == "code":
             cell["outputs"] = []
             cell["execution_count"] = None
-    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    nb["metadata"] = json.loads(json.dumps(NOTEBOOK_METADATA))
+    return nbformat.writes(nb, version=4) + "\n"
 
 
 def render_file(src: Path, dst: Path) -> None:

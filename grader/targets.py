@@ -22,13 +22,15 @@ class Target:
 
     @property
     def criteria_module(self) -> str:
-        return "grader.criteria." + self.name.replace(".", "_")
+        package = "grader.criteria.sections." if self.kind == "section" else "grader.criteria."
+        return package + self.name.replace(".", "_")
 
     @property
     def criteria_file(self) -> Path:
         if self.criteria_path is not None:
             return self.criteria_path
-        return Path(__file__).parent / "criteria" / (self.name.replace(".", "_") + ".py")
+        folder = Path(__file__).parent / "criteria" / ("sections" if self.kind == "section" else "")
+        return folder / (self.name.replace(".", "_") + ".py")
 
     @property
     def built(self) -> bool:
