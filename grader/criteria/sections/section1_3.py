@@ -108,7 +108,8 @@ def chat_request(ChatRequest):  # noqa: N803 - the learner's class name
     check(getattr(first, "role", None) == "system" and getattr(first, "content", None) == "Answer in one sentence.",
           "messages[0] must keep role 'system' and its content")
     for role in ("user", "assistant"):
-        _accepts(ChatRequest, {**_GOOD, "messages": [{"role": role, "content": "hi"}]}, f"a {role} message")
+        _accepts(ChatRequest, {**_GOOD, "messages": [{"role": role, "content": "hi"}]},
+                  f"a history of one {role} message")
     for role in ("bot", "User", ""):
         _rejects(ChatRequest, {**_GOOD, "messages": [{"role": role, "content": "hi"}]},
                  f"a message with role {role!r} (allowed: system, user, assistant)")
