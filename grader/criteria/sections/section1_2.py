@@ -34,6 +34,16 @@ _PEN = {"name": "Pen", "price": 1.5}
 _INK = {"name": "Ink", "price": 3.25, "description": "blue"}
 
 
+def _why(r: Any) -> str:
+    """`` (body.price: Field required)`` for a 422 from FastAPI, else ""."""
+    body = _json(r)
+    if r.status_code == 422 and isinstance(body, dict) and isinstance(body.get("detail"), list) and body["detail"]:
+        first = body["detail"][0]
+        if isinstance(first, dict):
+            return f" ({'.'.join(str(p) for p in first.get('loc', []))}: {first.get('msg')})"
+    return ""
+
+
 def _ids(client: Any, query: str) -> list:
     r = client.get("/items" + query)
     check(r.status_code == 200, f"GET /items{query} answered {r.status_code}; expected 200")
@@ -61,7 +71,8 @@ def items_api(create_items_app):
 
     # POST /items: 201 and the created item, ids 1, 2, … in creation order
     r = client.post("/items", json=_PEN)
-    check(r.status_code == 201, f"POST /items with a valid item answered {r.status_code}; expected 201 Created")
+    check(r.status_code == 201,
+          f"POST /items with {_PEN} answered {r.status_code}{_why(r)}; expected 201 Created")
     want = {"id": 1, **_PEN, "description": None}
     check(_json(r) == want, f"POST /items returned {_json(r)!r}; expected {want!r} (the first item has id 1)")
     r = client.post("/items", json=_INK)
@@ -96,8 +107,9 @@ def items_api(create_items_app):
                             ("?limit=100", list(range(1, 13)))]:
         got = _ids(client, query)
         check(got == want_ids, f"GET /items{query} returned ids {got}; expected {want_ids}")
-    for query in ["?limit=0", "?limit=101", "?skip=-1", "?limit=ten"]:
-        _status(client, "GET", "/items" + query, 422, "(out of range or not an integer)")
+    for query, why in [("?limit=0", "(limit below 1)"), ("?limit=101", "(limit above 100)"),
+                       ("?skip=-1", "(skip below 0)"), ("?limit=ten", "(limit not an integer)")]:
+        _status(client, "GET", "/items" + query, 422, why)
 
     # each call: a new app with its own store
     other = _client(create_items_app(), "create_items_app()")
