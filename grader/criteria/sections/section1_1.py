@@ -199,7 +199,7 @@ def notes(make_notes_app):
 QUIZ = section_quiz(
     "1.1",
     item='Can explain GET vs POST, 401 vs 403 vs 404, path vs query vs body, and what makes an API "RESTful"',
-    hint="Re-read the part of the notebook each question names, and re-run its measurements.",
+    hint="Question n goes with part n of the notebook: re-run that part's measurements, then answer.",
     questions=[
         {
             "id": "1.1.get-vs-post",
