@@ -265,6 +265,12 @@ def explain_missing(names: list[str], nb: Any, problems: list[CellProblem], exer
 
 def run_section(tgt: Target, notebook: Path, *, only: list[str] | None = None, verbose: bool = False) -> RunResult:
     """Grade one section notebook. Raises TargetError when the grader cannot run (exit 2)."""
+    return grade_notebook(tgt, notebook, only=only, verbose=verbose)[0]
+
+
+def grade_notebook(tgt: Target, notebook: Path, *, only: list[str] | None = None,
+                   verbose: bool = False) -> tuple[RunResult, Execution]:
+    """The result, and how the notebook ran (which cells failed): tests want both."""
     from grader.exercise import selected
 
     started = time.monotonic()
@@ -313,7 +319,7 @@ def run_section(tgt: Target, notebook: Path, *, only: list[str] | None = None, v
                             f"{run.run_s - run.kernel_start_s:.1f} s")
         result.notes.extend(f"{p.describe()}" for p in run.problems if p.kind != "timeout")
     result.duration_s = time.monotonic() - started
-    return result
+    return result, run
 
 
 def _criteria(declared: list[tuple[str, str, str]], run: Execution, nb: Any) -> list[CriterionResult]:
