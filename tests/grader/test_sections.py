@@ -299,3 +299,39 @@ def test_json_output_and_only_through_the_cli(tmp_path, monkeypatch, capsys, no_
     assert add["id"] == "9.1.add" and add["status"] == "fail"
     assert add["message"] == "add(2, 3) returned 6, not 5" and add["hint"] == "return the sum of a and b"
     assert out["criteria"][1]["id"] == "9.1.quiz" and out["criteria"][1]["status"] == "pass"
+
+
+@pytest.mark.slow
+def test_a_kernel_with_an_app_and_a_private_llmsim_shuts_down_promptly(no_kernel_left):
+    """serve() and sim() leave nothing that holds a kernel up when it is asked to stop."""
+    import time
+
+    from jupyter_client.utils import run_sync
+
+    from grader.sections import _kernel_manager
+
+    km = _kernel_manager()
+    env = {k: v for k, v in os.environ.items() if k not in ("LLMSIM_URL", "LAB_PROXY_BASE")}
+    run_sync(km.start_kernel)(env=env)
+    kc = km.blocking_client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        code = """from grader.lesson import serve, sim
+from fastapi import FastAPI
+import httpx
+app = FastAPI()
+server = serve(app)
+keep = httpx.Client()                      # a keep-alive connection left open
+keep.get(server.url + "/openapi.json")
+print(sim().health()["status"], server.port)"""
+        reply = kc.execute_interactive(code, timeout=60, output_hook=lambda msg: None)
+        assert reply["content"]["status"] == "ok"
+        started = time.monotonic()
+        run_sync(km.shutdown_kernel)(now=False)
+        took = time.monotonic() - started
+        assert took < 4, f"shutdown took {took:.1f} s (the kernel was killed, not stopped)"
+    finally:
+        kc.stop_channels()
+        if run_sync(km.is_alive)():
+            run_sync(km.shutdown_kernel)(now=True)
