@@ -147,7 +147,7 @@ def kernel_env(sim_url: str, redis_url: str | None, sections_dir: Path | None) -
 
 def _kill_group(pid: int | None) -> None:
     """The kernel runs in its own session: end it and anything it started."""
-    if not pid:
+    if not pid or not hasattr(os, "killpg"):
         return
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
@@ -209,8 +209,10 @@ def execute(nb: Any, folder: Path, env: dict[str, str], section: str, only: list
             client.timeout = grading_timeout
             try:
                 client.execute_cell(grading, len(nb.cells) - 1)
-            except DeadKernelError:
-                run.grading_error = "the kernel died while the exercises were checked"
+            except DeadKernelError:  # the learner's code, called by a check, ended the process
+                run.died = CellProblem(len(nb.cells), "", kind="died")
+                run.grading_error = ("the kernel died while the exercises were checked "
+                                     "(does your code call os._exit or crash the interpreter?)")
                 return run
             run.payload, run.grading_error = _read_payload(grading)
     finally:
@@ -324,7 +326,9 @@ def grade_notebook(tgt: Target, notebook: Path, *, only: list[str] | None = None
 
 def _criteria(declared: list[tuple[str, str, str]], run: Execution, nb: Any) -> list[CriterionResult]:
     if run.died is not None or run.stuck is not None or run.payload is None:
-        if run.died is not None:
+        if run.grading_error and run.died is not None:
+            why = run.grading_error
+        elif run.died is not None:
             why = run.died.describe() + "; nothing after it ran"
         elif run.stuck is not None:
             why = run.stuck.describe() + "; the kernel stayed busy, so nothing could be checked"
