@@ -89,8 +89,22 @@ def _first_line(source: str) -> str:
 # -- reading ----------------------------------------------------------------------------------
 
 
-def read_notebook(path: Path) -> Any:
+def _nbformat():
+    """nbformat, without the 3-4 s jsonschema spends at import building an IRI grammar
+    (rfc3987_syntax) that notebook validation never uses."""
+    if "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules:
+        sys.modules["rfc3987_syntax"] = None  # jsonschema then skips the "iri" format
+        try:
+            import nbformat
+        finally:
+            del sys.modules["rfc3987_syntax"]
     import nbformat
+
+    return nbformat
+
+
+def read_notebook(path: Path) -> Any:
+    nbformat = _nbformat()
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -162,7 +176,7 @@ def _grading_source(section: str, only: list[str] | None) -> str:
 def execute(nb: Any, folder: Path, env: dict[str, str], section: str, only: list[str] | None,
             grading_timeout: int) -> Execution:
     """Run every code cell, then the grading cell; the kernel is always gone afterwards."""
-    import nbformat
+    nbformat = _nbformat()
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
@@ -173,6 +187,7 @@ def execute(nb: Any, folder: Path, env: dict[str, str], section: str, only: list
         nb, km=km, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
         error_on_timeout={"ename": "CellTimeout", "evalue": f"did not finish within {timeout} s"},
         startup_timeout=STARTUP_TIMEOUT_S, iopub_timeout=4, record_timing=False,
+        shutdown_kernel="immediate",  # the kernel is killed with its process group anyway
         resources={"metadata": {"path": str(folder)}},
     )
     pid = None
