@@ -252,7 +252,8 @@ def client_exercise(make_client):
         probe.messages.create(model=model, max_tokens=5, messages=[{"role": "user", "content": "hi"}])
     sent = _entries(run)
     check(len(sent) != 1, "make_client()'s client did not retry a 529 (overloaded): set max_retries=1")
-    check(len(sent) <= 2, f"one call sent {len(sent)} requests to an overloaded provider (a retry storm): "
+    storm = " (a retry storm)" if len(sent) > 3 else ""
+    check(len(sent) <= 2, f"one call sent {len(sent)} requests to an overloaded provider{storm}: "
           "set max_retries=1, 2 attempts at most")
 
     # The first attempt hangs (answered after 3 s): the client must give up at 1 s, then retry.
@@ -358,6 +359,8 @@ def errors_exercise(error_response):
         exc = _provoke(fault, run)
         try:
             response = error_response(exc)
+        except NotImplementedError:
+            raise  # a stub: said as "not done yet"
         except Exception as raised:  # noqa: BLE001 - said in one line
             check(False, f"error_response() raised {type(raised).__name__} for {what}; it must return a response "
                   "for every anthropic.APIError")
