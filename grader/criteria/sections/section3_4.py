@@ -260,12 +260,12 @@ def cheapest_model(fn):
 # -- 3.4.router -------------------------------------------------------------------------------
 
 
-def _complete(router: Any, group: str, text: str) -> Any:
+def _complete(router: Any, group: str, text: str, when: str = "", fix: str = "") -> Any:
     try:
         return router.completion(model=group, messages=[{"role": "user", "content": text}])
     except Exception as exc:  # noqa: BLE001 - said to the learner in one line
-        first = " ".join(str(exc).split())[:160]
-        check(False, f"router.completion(model={group!r}) raised {type(exc).__name__}: {first}")
+        first = " ".join(str(exc).split())[:120]
+        check(False, f"{when}router.completion(model={group!r}) raised {type(exc).__name__}: {first}{fix}")
 
 
 def _text(response: Any) -> Any:
@@ -308,7 +308,8 @@ def router(build_router):
 
             s.clear_requests()
             s.add_fault(provider="anthropic", status=529)
-            reply = _complete(r, "claude", "Anyone there?")
+            reply = _complete(r, "claude", "Anyone there?", when="with Anthropic failing, ",
+                              fix=" (add fallbacks=[{'claude': ['llama']}])")
             entries = s.requests()
             to_anthropic = [e for e in entries if e["provider"] == "anthropic"]
             to_openrouter = [e for e in entries if e["provider"] == "openrouter"]
@@ -329,7 +330,7 @@ QUIZ = section_quiz(
     item="After completing, you can answer: How do I access Llama, Mistral, or other open models "
          "via API? What's the cost difference between providers for the same model? How do I add "
          "OpenRouter to my LiteLLM setup?",
-    hint="Each wrong answer's explanation points at the part of the notebook to reread.",
+    hint="Reread 3.4.1 (the model list and its prices) and 3.4.3 (LiteLLM); each answered question says why.",
     questions=[
         {"id": "open-models",
          "question": "How do I access Llama, Mistral, or other open models via API?",
