@@ -83,6 +83,12 @@ def stream_reply(stream_reply):
               "the request lacks stream_options={\"include_usage\": True}, so no chunk of the stream carries usage")
         check(sent["messages"] == messages,
               f"the messages sent were {_short(sent['messages'])}; send the messages given, unchanged")
+        if isinstance(exc, IndexError):
+            check(False, f"your code raised IndexError ({exc}): the last chunk, the one with the usage, has an "
+                  "empty choices list; loop over chunk.choices")
+        if isinstance(exc, AttributeError) and "NoneType" in str(exc):
+            check(False, f"your code raised AttributeError ({exc}): usage is None on every chunk but the last; "
+                  "keep the usage of the chunk where it is not None")
         if exc is not None:
             raise exc
         check(isinstance(result, dict), f"stream_reply returned {type(result).__name__}; return a dict")
@@ -162,6 +168,8 @@ def tool_round_trip(answer_with_tool, get_weather, WEATHER_TOOL):  # noqa: N803 
               f"json.dumps(get_weather(**arguments)) = {_short(json.dumps(expected))}")
         check(len(msgs) == 3, f"the second request's roles are {roles}; send user, assistant, tool and nothing else")
         check(second["tools"] == [WEATHER_TOOL], "the second request must send tools=[WEATHER_TOOL] again")
+        check(second["stop_reason"] == "stop",
+              "the second reply is another tool call: leave tool_choice at its default, so the model can answer")
         if exc is not None:
             raise exc
         check(result == second["reply"],
