@@ -273,7 +273,7 @@ def _text(response: Any) -> Any:
 
 
 @exercise("3.4.router", "Configuration in Router",
-          uses=["build_router"],
+          uses=["build_router"], timeout=30,  # importing litellm alone can take 8 s on a busy machine
           hint="model_list: 'claude' → anthropic/claude-haiku-4-5, 'llama' → "
                "openrouter/meta-llama/llama-3.3-70b-instruct with extra_headers; "
                "fallbacks=[{'claude': ['llama']}], num_retries=0.")
