@@ -22,6 +22,7 @@ def run_check(
     solutions: bool = False,
     only: list[str] | None = None,
     verbose: bool = False,
+    docker: bool = False,
 ) -> RunResult:
     """Grade one target. Raises TargetError when the grader cannot run (exit status 2)."""
     tgt = get_target(target) if isinstance(target, str) else target
@@ -31,7 +32,7 @@ def run_check(
     if tgt.kind == "section":
         from grader.sections import run_section
 
-        return run_section(tgt, folder, only=only, verbose=verbose)
+        return run_section(tgt, folder, only=only, verbose=verbose, docker=docker)
     return _run_project(tgt, folder, only=only, verbose=verbose)
 
 

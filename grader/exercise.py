@@ -41,6 +41,8 @@ from grader.criterion import Criterion
 from grader.quiz import answer_hash, normalize_answer
 from grader.results import ERROR, FAIL, PASS
 
+SKIP = "skip"  # a check that needs what is not here (a Docker engine): neither passed nor failed
+
 SECTIONS_PACKAGE = "grader.criteria.sections"
 # Tests (and only tests) point the lookup at a folder of their own section modules.
 SECTIONS_DIR_ENV = "GRADER_SECTIONS_DIR"
@@ -65,6 +67,7 @@ class Exercise:
     hint: str
     func: Callable[..., Any]
     timeout: float | None = None
+    needs_docker: bool = False  # run only by `grader check … --docker`, against a real engine
 
     @property
     def section(self) -> str:
@@ -153,12 +156,13 @@ class Outcome:
 
 
 def exercise(id: str, item: str, *, uses: Iterable[str] = (), hint: str = "",  # noqa: A002 - the contract's word
-             timeout: float | None = None) -> Callable:
+             timeout: float | None = None, needs_docker: bool = False) -> Callable:
     """Mark ``func`` as the hidden check of exercise ``id``; it receives the ``uses`` objects."""
     section_key(id)  # a malformed id fails when the module is imported, not when a learner runs it
 
     def mark(func: Callable) -> Callable:
-        func.exercise = Exercise(id=id, item=item, uses=tuple(uses), hint=hint, func=func, timeout=timeout)
+        func.exercise = Exercise(id=id, item=item, uses=tuple(uses), hint=hint, func=func, timeout=timeout,
+                                 needs_docker=needs_docker)
         func.criterion = Criterion(id=id, item=item, hint=hint)  # what `grader hint` lists
         return func
 
@@ -289,9 +293,30 @@ def describe_exception(exc: BaseException) -> str:
     return f"your code raised {name}" + (f": {text}" if text else "")
 
 
+NO_ENGINE = "no Docker engine answered (`docker info`)"
+_DOCKER: dict[str, bool] = {}
+
+
+def docker_engine_answers() -> bool:
+    """Does a Docker engine answer `docker info` here? (Asked once per process.)"""
+    if "engine" not in _DOCKER:
+        import shutil
+        import subprocess
+
+        try:
+            _DOCKER["engine"] = bool(shutil.which("docker")) and subprocess.run(
+                ["docker", "info"], capture_output=True, timeout=20).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            _DOCKER["engine"] = False
+    return _DOCKER["engine"]
+
+
 def run_exercise(ex: Exercise, objects: Iterable[Any], timeout: float | None = None) -> Outcome:
     """Run the check on the learner's objects in a daemon thread; never raises."""
     from grader.criterion import CheckError
+
+    if ex.needs_docker and not docker_engine_answers():
+        return Outcome(ex.id, SKIP, NO_ENGINE)
 
     limit = timeout or ex.timeout or check_timeout()
     box: dict[str, BaseException | None] = {}
@@ -340,12 +365,15 @@ def answers_in(section: str, namespace: Mapping[str, Any]) -> dict | None:
 
 
 def grade_namespace(section: str, namespace: Mapping[str, Any], *, only: list[str] | None = None,
-                    timeout: float | None = None, emit: bool = True) -> dict:
+                    timeout: float | None = None, emit: bool = True, docker: bool | None = None) -> dict:
     """Run every exercise check and the quiz of ``section`` against a kernel's globals.
 
     Prints one line, ``GRADER-SECTION-RESULT: {json}``, which grader.sections reads. Each
     result: id, item, hint, status, message, and ``missing`` (names the notebook lacks).
+    Exercises that need a Docker engine run only with ``docker=True`` (``--docker``).
     """
+    if docker is None:  # grader.sections says so through the kernel's environment
+        docker = os.environ.get("GRADER_DOCKER") == "1"
     results: list[dict] = []
     try:
         all_ex = exercises(section)
@@ -357,7 +385,7 @@ def grade_namespace(section: str, namespace: Mapping[str, Any], *, only: list[st
         return payload
     sink = io.StringIO()
     for ex in all_ex:
-        if only and not selected(ex.id, only):
+        if (only and not selected(ex.id, only)) or (ex.needs_docker and not docker):
             continue
         row = {"id": ex.id, "item": ex.item, "hint": ex.hint, "missing": []}
         missing = [n for n in ex.uses if n not in namespace]

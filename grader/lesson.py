@@ -262,7 +262,7 @@ class CheckResult:
     def __repr__(self) -> str:
         if self.status == "pass":
             return f"✓ {self.id}: {self.item}" if self.item else f"✓ {self.id}"
-        if self.status == "skipped":
+        if self.status in ("skipped", "skip"):
             return f"· {self.id}: {self.message}"
         lines = [f"✗ {self.id}: {self.message}"]
         if self.hint:
@@ -274,7 +274,7 @@ class CheckResult:
         if self.status == "pass":
             item = f" — {e(self.item)}" if self.item else ""
             return f'<div style="{_STYLE}"><span style="color:#1a7f37">✓</span> <b>{e(self.id)}</b>{item}</div>'
-        if self.status == "skipped":
+        if self.status in ("skipped", "skip"):
             return f'<div style="{_STYLE}">· <b>{e(self.id)}</b>: {e(self.message)}</div>'
         hint = f'<div style="margin-left:1.4em;color:#555">hint: {e(self.hint)}</div>' if self.hint else ""
         return (f'<div style="{_STYLE}"><span style="color:#cf222e">✗</span> <b>{e(self.id)}</b>: '

@@ -280,14 +280,16 @@ def explain_missing(names: list[str], nb: Any, problems: list[CellProblem], exer
 # -- grading ------------------------------------------------------------------------------------
 
 
-def run_section(tgt: Target, notebook: Path, *, only: list[str] | None = None, verbose: bool = False) -> RunResult:
+def run_section(tgt: Target, notebook: Path, *, only: list[str] | None = None, verbose: bool = False,
+                docker: bool = False) -> RunResult:
     """Grade one section notebook. Raises TargetError when the grader cannot run (exit 2)."""
-    return grade_notebook(tgt, notebook, only=only, verbose=verbose)[0]
+    return grade_notebook(tgt, notebook, only=only, verbose=verbose, docker=docker)[0]
 
 
 def grade_notebook(tgt: Target, notebook: Path, *, only: list[str] | None = None,
-                   verbose: bool = False) -> tuple[RunResult, Execution]:
-    """The result, and how the notebook ran (which cells failed): tests want both."""
+                   verbose: bool = False, docker: bool = False) -> tuple[RunResult, Execution]:
+    """The result, and how the notebook ran (which cells failed): tests want both.
+    Exercises that need a Docker engine are left out unless ``docker`` (``--docker``)."""
     from grader.exercise import selected
 
     started = time.monotonic()
@@ -298,6 +300,8 @@ def grade_notebook(tgt: Target, notebook: Path, *, only: list[str] | None = None
         quiz = ex_mod.quiz_of(tgt.name, sections_dir)
     except Exception as exc:  # noqa: BLE001
         raise TargetError(f"{tgt.name}: the grader's checks could not be loaded: {type(exc).__name__}: {exc}") from None
+    left_out = [e for e in exercises if e.needs_docker and not docker]
+    exercises = [e for e in exercises if e not in left_out]
     declared = [(e.id, e.item, e.hint) for e in exercises] + ([(quiz.id, quiz.item, quiz.hint)] if quiz else [])
     if only:
         declared = [d for d in declared if selected(d[0], only)]
@@ -322,12 +326,16 @@ def grade_notebook(tgt: Target, notebook: Path, *, only: list[str] | None = None
             redis_url = redis.url
             result.notes.append(f"Redis: {redis.description}")
         env = kernel_env(sim.url, redis_url, sections_dir)
+        env["GRADER_DOCKER"] = "1" if docker else ""  # grade_namespace runs the Docker checks
         try:
             run = execute(nb, notebook.parent, env, tgt.name, only, grading_timeout)
         except RuntimeError as exc:  # the kernel did not start
             raise TargetError(f"{tgt.name}: the notebook's kernel did not start: {_one_line(str(exc))}") from None
 
     result.criteria = _criteria(declared, run, nb)
+    if left_out:
+        result.notes.append(f"{len(left_out)} Docker check{'s' if len(left_out) != 1 else ''} not run: "
+                            "add --docker where a Docker engine is available")
     for p in run.problems:
         if p.kind == "timeout":
             result.notes.append(p.describe())
@@ -366,7 +374,7 @@ def _criteria(declared: list[tuple[str, str, str]], run: Execution, nb: Any) -> 
         elif row.get("missing"):
             message = explain_missing(row["missing"], nb, run.problems, cid)
         status = row.get("status", ERROR)
-        out.append(CriterionResult(cid, item, status if status in (PASS, FAIL, ERROR) else ERROR,
+        out.append(CriterionResult(cid, item, status if status in (PASS, FAIL, ERROR, ex_mod.SKIP) else ERROR,
                                    message, hint, float(row.get("duration_s") or 0.0)))
     return out
 
