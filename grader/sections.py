@@ -21,7 +21,9 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,8 +176,9 @@ def _grading_source(section: str, only: list[str] | None) -> str:
 
 
 def execute(nb: Any, folder: Path, env: dict[str, str], section: str, only: list[str] | None,
-            grading_timeout: int) -> Execution:
-    """Run every code cell, then the grading cell; the kernel is always gone afterwards."""
+            grading_timeout: int, before_cells: Callable[[], None] | None = None) -> Execution:
+    """Run every code cell, then the grading cell; the kernel is always gone afterwards.
+    ``before_cells`` runs once the kernel is up (waits for what the cells will need)."""
     nbformat = _nbformat()
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
@@ -198,6 +201,8 @@ def execute(nb: Any, folder: Path, env: dict[str, str], section: str, only: list
             process = getattr(getattr(km, "provisioner", None), "process", None)
             pid = getattr(process, "pid", None)
             run.kernel_start_s = time.monotonic() - started
+            if before_cells is not None:
+                before_cells()
             code_cells = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
             last_timed_out = False
             for index, cell in code_cells:
@@ -312,9 +317,7 @@ def grade_notebook(tgt: Target, notebook: Path, *, only: list[str] | None = None
 
     result = RunResult(target=tgt.name, path=str(notebook))
     with contextlib.ExitStack() as stack:
-        import llmsim
-
-        sim = stack.enter_context(llmsim.running(host="127.0.0.1", port=0))
+        sim_url, sim_ready = _start_llmsim(stack)
         redis_url = None
         if tgt.needs_redis:
             from grader.services import ServiceError, redis_service
@@ -325,10 +328,10 @@ def grade_notebook(tgt: Target, notebook: Path, *, only: list[str] | None = None
                 raise TargetError(str(exc)) from None
             redis_url = redis.url
             result.notes.append(f"Redis: {redis.description}")
-        env = kernel_env(sim.url, redis_url, sections_dir)
+        env = kernel_env(sim_url, redis_url, sections_dir)
         env["GRADER_DOCKER"] = "1" if docker else ""  # grade_namespace runs the Docker checks
         try:
-            run = execute(nb, notebook.parent, env, tgt.name, only, grading_timeout)
+            run = execute(nb, notebook.parent, env, tgt.name, only, grading_timeout, before_cells=sim_ready)
         except RuntimeError as exc:  # the kernel did not start
             raise TargetError(f"{tgt.name}: the notebook's kernel did not start: {_one_line(str(exc))}") from None
 
@@ -345,6 +348,56 @@ def grade_notebook(tgt: Target, notebook: Path, *, only: list[str] | None = None
         result.notes.extend(f"{p.describe()}" for p in run.problems if p.kind != "timeout")
     result.duration_s = time.monotonic() - started
     return result, run
+
+
+def _start_llmsim(stack: contextlib.ExitStack) -> tuple[str, Callable[[], None]]:
+    """The grader's llmsim: its URL now (for the kernel's env), and a function that waits until
+    it serves. Importing llmsim and loading its tokenizer take about a second, so on Linux that
+    happens in a thread while the kernel process starts. The port is reserved first by a socket
+    bound (not listening) with SO_REUSEADDR: Linux lets the simulator bind it too, and no one
+    else gets it meanwhile. Elsewhere the simulator simply starts before the kernel."""
+    host = "127.0.0.1"
+    if not sys.platform.startswith("linux"):
+        import llmsim
+
+        sim = stack.enter_context(llmsim.running(host=host, port=0))
+        return sim.url, lambda: None
+
+    import socket
+
+    reserved = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    reserved.bind((host, 0))
+    port = reserved.getsockname()[1]
+    box: dict[str, Any] = {}
+
+    def start() -> None:
+        try:
+            import llmsim
+
+            box["sim"] = llmsim.Simulator(host=host, port=port).start()
+        except BaseException as exc:  # noqa: BLE001 - reported by ready()
+            box["error"] = exc
+        finally:
+            reserved.close()  # the simulator listens on the port now (or never will)
+
+    thread = threading.Thread(target=start, name="grader-llmsim", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        thread.join()
+        if "sim" in box:
+            box["sim"].stop()
+
+    stack.callback(stop)
+
+    def ready() -> None:
+        thread.join()
+        if "error" in box:
+            raise TargetError(f"the grader's LLM simulator did not start: {_one_line(str(box['error']))}")
+
+    # (not llmsim's own helper: importing it here would wait for the thread's import)
+    return f"http://{host}:{port}", ready
 
 
 def _criteria(declared: list[tuple[str, str, str]], run: Execution, nb: Any) -> list[CriterionResult]:
