@@ -560,7 +560,8 @@ def image_serves(DOCKERFILE, DOCKER_RUN):  # noqa: N803
                     break
             except OSError:
                 time.sleep(0.5)
-        logs = docker("logs", "--tail", "3", container).stderr.strip().replace("\n", " | ")
+        tail = docker("logs", "--tail", "3", container)
+        logs = (tail.stdout + tail.stderr).strip().replace("\n", " | ")
         check(status == 200, f"GET /health on the running container did not answer 200 within 30 s (logs: {_short(logs, 160)})")
         uid = docker("exec", container, "id", "-u").stdout.strip()
         check(uid not in ("", "0"), "the container's process runs as root (id -u printed 0)")
