@@ -348,6 +348,8 @@ def dockerfile(DOCKERFILE):  # noqa: N803 - the learner's name
                   f"{ins} is the shell form: /bin/sh becomes PID 1 and uvicorn never gets docker stop's "
                   f'SIGTERM; write it as a JSON array, ["uvicorn", "main:app", …]')
     words = effective_command(image) or []
+    if len(words) >= 3 and PurePosixPath(words[0]).name.startswith("python") and words[1:3] == ["-m", "uvicorn"]:
+        words = words[2:]  # python -m uvicorn … runs the same server
     check(words and PurePosixPath(words[0]).name == "uvicorn",
           f"the container runs {words!r}: start it with uvicorn (CMD [\"uvicorn\", \"main:app\", …])")
     app_ref = next((w for w in words[1:] if ":" in w and not w.startswith("-")), None)
