@@ -334,6 +334,60 @@ def compose_file(COMPOSE_FILE):  # noqa: N803 - the learner's name
     check("--reload" in args, f"{app}'s code is mounted but uvicorn does not restart on edits: add --reload to its command")
 
 
+# -- 6.2.stack_runs (only with --docker) -----------------------------------------------------------
+
+
+def _last_line(proc) -> str:
+    lines = (proc.stderr or proc.stdout or "").strip().splitlines()
+    text = lines[-1] if lines else "no output"
+    return text if len(text) <= 200 else text[:199] + "…"
+
+
+@exercise("6.2.stack_runs", "FastAPI application",
+          uses=["COMPOSE_FILE"], needs_docker=True, timeout=600,
+          hint="Run `docker compose up -d --build --wait` in compose_app/ yourself; `docker compose ps` "
+               "and `docker compose logs` show which service is not healthy and why.")
+def stack_runs(COMPOSE_FILE):  # noqa: N803 - the learner's name
+    import secrets
+    import subprocess
+    import time
+    import urllib.request
+
+    path, doc = _load(COMPOSE_FILE)
+    services = doc.get("services") or {}
+    app = _find(services, "app (a command running uvicorn)", lambda s: "uvicorn" in command_args(s)[:3])
+    redis = _find(services, "Redis (image redis:…)", lambda s: _image_is(s, "redis"))
+    db = _find(services, "PostgreSQL (image postgres:…)", lambda s: _image_is(s, "postgres"))
+    port = uvicorn_port(command_args(services[app]))
+    project = f"grader62-{secrets.token_hex(4)}"
+    base = ["docker", "compose", "-p", project, "-f", str(path.resolve())]
+
+    def compose(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run([*base, *args], capture_output=True, text=True, timeout=timeout, cwd=path.parent)
+
+    try:
+        up = compose("up", "-d", "--build", "--wait", timeout=480)
+        check(up.returncode == 0, f"docker compose up -d --build --wait failed: {_last_line(up)}")
+        mapped = compose("port", app, str(port)).stdout.split()
+        check(mapped, f"{app} publishes nothing for container port {port}")
+        host_port = mapped[0].rsplit(":", 1)[-1]
+        body, deadline = None, time.monotonic() + 30
+        while body is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{host_port}/health", timeout=2) as reply:
+                    body = json.loads(reply.read())
+            except (OSError, ValueError):
+                time.sleep(0.5)
+        check(body is not None, f"GET /health on port {host_port} did not answer within 30 s after the stack was healthy")
+        check(body.get("redis") == redis and body.get("database") == db,
+              f"inside the container the app sees redis={body.get('redis')!r}, database={body.get('database')!r}; "
+              f"expected the service names {redis!r} and {db!r}")
+        ping = compose("exec", "-T", redis, "redis-cli", "ping")
+        check("PONG" in ping.stdout, f"redis-cli ping in {redis} did not answer PONG: {_last_line(ping)}")
+    finally:
+        compose("down", "-v", "--rmi", "local", timeout=180)
+
+
 # -- 6.2.compose_commands ------------------------------------------------------------------------
 
 TASKS = ("start", "logs_all", "logs_app", "rebuild", "stop_keep_data", "stop_delete_data")
