@@ -65,10 +65,10 @@ def read_events(text: str) -> list[dict]:
 
 _EXACT = [
     ((("hello",), {}), "data: hello\n\n", "format_sse('hello')"),
-    ((("",), {}), "data:\n\n", "format_sse('') (empty data: `data:` with no trailing space)"),
     ((("a\nb",), {}), "data: a\ndata: b\n\n", "format_sse('a\\nb') (one data: line per line)"),
     ((("a\r\nb",), {}), "data: a\ndata: b\n\n", "format_sse('a\\r\\nb') (\\r\\n is one line end)"),
     ((("a\rb",), {}), "data: a\ndata: b\n\n", "format_sse('a\\rb') (a lone \\r ends a line too)"),
+    ((("",), {}), "data:\n\n", "format_sse('') (empty data: `data:` with no trailing space)"),
     ((("a\n",), {}), "data: a\ndata:\n\n", "format_sse('a\\n') (the empty last line is kept)"),
     ((("x",), {"event": "token"}), "event: token\ndata: x\n\n", "format_sse('x', event='token')"),
     ((("x",), {"id": 7}), "id: 7\ndata: x\n\n", "format_sse('x', id=7)"),
