@@ -1,3 +1,4 @@
+# Shared copy: the same code in projects 03, 06 (tests/test_copies.py checks it).
 """One error shape for every failure: {"error": {"type", "message", "request_id"}}.
 
 The same shape as Project 2. What changes is where provider errors come from: LiteLLM

@@ -1,3 +1,4 @@
+# Shared copy: the same code in projects 03, 04, 05 (tests/test_copies.py checks it).
 """The API's request and response bodies (they are also what /docs shows)."""
 
 from typing import Any

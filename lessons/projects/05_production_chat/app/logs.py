@@ -1,3 +1,4 @@
+# Shared copy: the same code in projects 05, 07 (tests/test_copies.py checks it).
 """Structured logs: one JSON object per line on stdout, each with the request's id.
 
     {"event": "request", "method": "POST", "path": "/v1/chat", "status": 200,

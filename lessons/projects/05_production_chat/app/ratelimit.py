@@ -1,3 +1,4 @@
+# Shared copy: the same code in projects 05, 07 (tests/test_copies.py checks it).
 """Per-user, per-tier rate limits with SlowAPI, counted in Redis.
 
 The counters live in Redis (`storage_uri=REDIS_URL`), not in the process: every process

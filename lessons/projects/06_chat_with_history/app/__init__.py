@@ -1,4 +1,5 @@
-"""Chat with History: multi-turn conversations, stored in Redis (or memory), via LiteLLM."""
+# Shared copy: the same code in projects 03, 04, 05, 06, 07 (tests/test_copies.py checks it).
+"""The application package (`uvicorn app.main:app`), set up so LiteLLM works offline."""
 
 import os
 

@@ -13,7 +13,11 @@ and counts the user's usage once the reply is whole.
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import Any
+
+from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from app.errors import classify_provider_error, error_body, log_provider_error
 from app.llm import Answer
@@ -99,3 +103,22 @@ async def chat_events(
         },
         event="done",
     )
+
+
+class ReleasingStreamingResponse(StreamingResponse):
+    """A StreamingResponse that closes `exit_stack` when it ends, however it ends.
+
+    A conversation's lock must be held until its streamed reply is stored, and released
+    even when the client disconnects before the first byte (when the body's generator may
+    never start, and so never reach its own `finally`).
+    """
+
+    def __init__(self, *args: Any, exit_stack: AsyncExitStack, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.exit_stack = exit_stack
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self.exit_stack.aclose()

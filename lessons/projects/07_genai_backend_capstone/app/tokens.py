@@ -1,3 +1,4 @@
+# Shared copy: the same code in projects 05, 07 (tests/test_copies.py checks it).
 """Mint a token for a user: `python -m app.tokens --sub alice --tier premium`.
 
 It signs with JWT_SECRET from the environment (or from .env), the same secret the

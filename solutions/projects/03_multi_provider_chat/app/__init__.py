@@ -1,4 +1,5 @@
-"""Multi-Provider Chat: one chat API over Anthropic, OpenAI and OpenRouter via LiteLLM."""
+# Shared copy: the same code in projects 03, 04, 05, 06, 07 (tests/test_copies.py checks it).
+"""The application package (`uvicorn app.main:app`), set up so LiteLLM works offline."""
 
 import os
 

@@ -1,3 +1,4 @@
+# Shared copy: the same code in projects 03, 04 (tests/test_copies.py checks it).
 """Settings, read from the environment only (twelve-factor).
 
 No key lives in this file or in the image: the three API keys arrive at run time as

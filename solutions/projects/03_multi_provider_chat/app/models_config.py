@@ -1,3 +1,4 @@
+# Shared copy: the same code in projects 03, 04, 06 (tests/test_copies.py checks it).
 """The one place that names models: what clients may ask for, and who serves it.
 
 A client sends a *model name* (`"model": "gpt-4o-mini"`); the Router knows each name as a

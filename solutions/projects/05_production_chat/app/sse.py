@@ -1,3 +1,4 @@
+# Shared copy: the same code in projects 04, 05, 07 (tests/test_copies.py checks it).
 """Server-Sent Events on the wire.
 
 An SSE stream is UTF-8 text, `Content-Type: text/event-stream`, made of events separated by

@@ -1,3 +1,4 @@
+# Shared copy: the same code in projects 04, 05 (tests/test_copies.py checks it).
 """The token stream: a Router stream in, SSE events out.
 
 `chat_events()` is an async generator: StreamingResponse iterates it and sends each string

@@ -1,3 +1,4 @@
+# Shared copy: the same code in projects 05, 07 (tests/test_copies.py checks it).
 """Mint a token for a user: `python -m app.tokens --sub alice --tier premium`.
 
 It signs with JWT_SECRET from the environment (or from .env), the same secret the
@@ -38,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sub", required=True, help="the user id (the token's sub claim)")
     parser.add_argument("--tier", choices=TIERS, default="free", help="rate limit tier")
-    parser.add_argument("--ttl", type=int, default=3600, help="seconds until it expires")
+    default_ttl = int(os.environ.get("JWT_TTL_S") or 3600)
+    parser.add_argument("--ttl", type=int, default=default_ttl, help="seconds until it expires (JWT_TTL_S)")
     args = parser.parse_args(argv)
     secret = os.environ.get("JWT_SECRET") or _secret_from_dotenv()
     if not secret:

@@ -1,3 +1,4 @@
+# Shared copy: the same code in projects 03, 04, 06 (tests/test_copies.py checks it).
 """The LiteLLM Router: deployments from the environment, fallbacks, and who answered.
 
 One Router for the process. Each model name in app/models_config.py becomes a model group

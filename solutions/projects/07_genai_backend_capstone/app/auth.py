@@ -1,3 +1,4 @@
+# Shared copy: the same code in projects 05, 07 (tests/test_copies.py checks it).
 """JWT bearer authentication: who is calling, and on which tier.
 
 A token is a JWT signed with HS256 and the shared secret JWT_SECRET, with the claims

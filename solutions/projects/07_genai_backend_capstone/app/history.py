@@ -1,3 +1,4 @@
+# Shared copy: the same code in projects 06, 07 (tests/test_copies.py checks it).
 """What the model is sent: the system prompt, as much history as the token budget allows, the new message.
 
 The rule (README.md, "Memory management"):
