@@ -40,6 +40,7 @@ class _Asker:
         self.max_in_flight = 0
         self.replies: dict[str, str] = {}
         self.errors: dict[str, BaseException] = {}
+        self.client: Any = None  # one connection pool per run: a client per call costs CPU that a loaded machine lacks
         s = _sim()
         self.url = s.url
         for i, how in enumerate(plan.values()):
@@ -61,14 +62,15 @@ class _Asker:
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
         try:
-            async with httpx.AsyncClient(base_url=self.url, timeout=10) as client:
-                response = await client.post("/v1/messages", json={
-                    "model": self.model(index), "max_tokens": 30,
-                    "messages": [{"role": "user", "content": prompt}],
-                }, headers={"x-api-key": "sk-llmsim-section2-check", "anthropic-version": "2023-06-01",
-                            RUN_HEADER: self.run})
-                response.raise_for_status()
-                text = response.json()["content"][0]["text"]
+            if self.client is None:
+                self.client = httpx.AsyncClient(base_url=self.url, timeout=10)
+            response = await self.client.post("/v1/messages", json={
+                "model": self.model(index), "max_tokens": 30,
+                "messages": [{"role": "user", "content": prompt}],
+            }, headers={"x-api-key": "sk-llmsim-section2-check", "anthropic-version": "2023-06-01",
+                        RUN_HEADER: self.run})
+            response.raise_for_status()
+            text = response.json()["content"][0]["text"]
             self.replies[prompt] = text
             return text
         except Exception as exc:
@@ -101,7 +103,7 @@ def _max_overlap(entries: list[dict]) -> int:
     return most
 
 
-def _run(what: str, make: Any, after: Any = None) -> tuple[Any, float]:
+def _run(what: str, ask: _Asker, make: Any, after: Any = None) -> tuple[Any, float]:
     """Run the learner's coroutine on a fresh event loop; (result, seconds).
 
     ``after()`` (sync) runs in a worker thread once the learner's coroutine has returned but
@@ -113,12 +115,17 @@ def _run(what: str, make: Any, after: Any = None) -> tuple[Any, float]:
     async def main() -> Any:
         coro = make()
         check(inspect.isawaitable(coro), f"{what} returned {type(coro).__name__}, not a coroutine: define it with async def")
-        started = time.perf_counter()
-        result = await coro
-        took.append(time.perf_counter() - started)
-        if after is not None:
-            await asyncio.to_thread(after)
-        return result
+        try:
+            started = time.perf_counter()
+            result = await coro
+            took.append(time.perf_counter() - started)
+            if after is not None:
+                await asyncio.to_thread(after)
+            return result
+        finally:
+            if ask.client is not None:
+                await ask.client.aclose()
+                ask.client = None
 
     result = asyncio.run(main())
     return result, took[0]
@@ -134,17 +141,17 @@ def ask_all_exercise(ask_all):
     check(callable(ask_all), "ask_all must be a function: async def ask_all(ask, prompts, *, limit=None)")
 
     # Three calls, the first the slowest: concurrent, and the replies in input order.
-    delays = [0.45, 0.3, 0.15]
+    delays = [0.6, 0.4, 0.2]
     prompts = [f"Question {i + 1}: how slow are you?" for i in range(len(delays))]
     ask = _Asker({p: {"delay": d} for p, d in zip(prompts, delays, strict=True)})
-    replies, took = _run("ask_all(ask, prompts)", lambda: ask_all(ask, prompts))
+    replies, took = _run("ask_all(ask, prompts)", ask, lambda: ask_all(ask, prompts))
     sequential = sum(delays)
     check(len(ask.entries()) == len(prompts),
           f"ask_all sent {len(ask.entries())} requests for {len(prompts)} prompts; call ask(prompt) once per prompt")
     check(ask.max_in_flight == len(prompts) and _max_overlap(ask.entries()) == len(prompts),
           f"at most {ask.max_in_flight} call(s) were in flight at once; with no limit, start all "
           f"{len(prompts)} before awaiting any (asyncio.gather), not one await after another")
-    check(took < 0.7 * sequential,
+    check(took < 0.75 * sequential,
           f"ask_all took {took:.2f} s for calls of {' + '.join(f'{d}' for d in delays)} s; run concurrently it "
           f"needs about {max(delays)} s, well under the {sequential:.2f} s of one after another")
     check(isinstance(replies, list), f"ask_all returned {type(replies).__name__}; return a list of the replies")
@@ -156,7 +163,7 @@ def ask_all_exercise(ask_all):
     # limit=2 with six calls: never more than two at once, and two at once all the time.
     prompts = [f"Limited question {i + 1}" for i in range(6)]
     ask = _Asker({p: {"delay": 0.2} for p in prompts})
-    replies, took = _run("ask_all(ask, prompts, limit=2)", lambda: ask_all(ask, prompts, limit=2))
+    replies, took = _run("ask_all(ask, prompts, limit=2)", ask, lambda: ask_all(ask, prompts, limit=2))
     entries = ask.entries()
     check(len(entries) == len(prompts),
           f"ask_all(..., limit=2) sent {len(entries)} requests for {len(prompts)} prompts; call ask once per prompt")
@@ -170,11 +177,11 @@ def ask_all_exercise(ask_all):
     # limit=1 is one at a time; an empty list needs no call.
     prompts = ["One at a time, A", "One at a time, B"]
     ask = _Asker({p: {"delay": 0.05} for p in prompts})
-    replies, _ = _run("ask_all(ask, prompts, limit=1)", lambda: ask_all(ask, prompts, limit=1))
+    replies, _ = _run("ask_all(ask, prompts, limit=1)", ask, lambda: ask_all(ask, prompts, limit=1))
     most = max(ask.max_in_flight, _max_overlap(ask.entries()))
     check(most == 1, f"ask_all(..., limit=1) had {most} calls in flight at once; limit=1 means one at a time")
     check(replies == [ask.replies.get(p) for p in prompts], "with limit=1 the replies must be in input order")
-    empty, _ = _run("ask_all(ask, [])", lambda: ask_all(ask, []))
+    empty, _ = _run("ask_all(ask, [])", ask, lambda: ask_all(ask, []))
     check(empty == [], f"ask_all(ask, []) returned {empty!r}; return []")
 
 
@@ -200,7 +207,7 @@ def ask_each_exercise(ask_each):
         hung.extend(e for e in ask.entries(settle_s=0) if e.get("model") == ask.model(3))
 
     try:
-        results, took = _run("ask_each(ask, prompts, seconds=0.5)", lambda: ask_each(ask, prompts, seconds=0.5),
+        results, took = _run("ask_each(ask, prompts, seconds=0.5)", ask, lambda: ask_each(ask, prompts, seconds=0.5),
                              after=hang_entry)
     except TimeoutError:
         check(False, "ask_each raised TimeoutError; the call that timed out must give a TimeoutError in its place, "
@@ -227,7 +234,7 @@ def ask_each_exercise(ask_each):
     # Every call on time: plain replies, in order.
     prompts = ["Quick A", "Quick B"]
     ask = _Asker({p: {"delay": 0.05} for p in prompts})
-    results, _ = _run("ask_each(ask, prompts, seconds=2)", lambda: ask_each(ask, prompts, seconds=2))
+    results, _ = _run("ask_each(ask, prompts, seconds=2)", ask, lambda: ask_each(ask, prompts, seconds=2))
     check(results == [ask.replies.get(p) for p in prompts],
           f"with every call on time ask_each returned {results!r:.80}; return the replies, in input order")
 
