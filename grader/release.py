@@ -15,6 +15,7 @@ import filecmp
 import json
 import re
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -118,10 +119,32 @@ def render_file(src: Path, dst: Path) -> None:
 
 
 def _sources(src_dir: Path) -> list[Path]:
-    return sorted(
+    found = [
         p for p in src_dir.rglob("*")
         if p.is_file() and not (set(p.relative_to(src_dir).parts) & IGNORED)
-    )
+    ]
+    ignored = _git_ignored(src_dir, found)
+    return sorted(p for p in found if p not in ignored)
+
+
+def _git_ignored(folder: Path, paths: list[Path]) -> set[Path]:
+    """The paths git's ignore rules exclude, when ``folder`` is in a git work tree.
+
+    Running a notebook writes files next to it (the app a Docker lesson packages, say) that a
+    .gitignore keeps out of the repo; they are no more part of the release than of a commit.
+    """
+    if not paths or shutil.which("git") is None or not folder.exists():
+        return set()
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(folder), "check-ignore", "--stdin", "-z"],
+            input="\0".join(str(p) for p in paths), capture_output=True, text=True, timeout=60,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    if proc.returncode not in (0, 1):  # 128: not a git work tree (a learner's copy, a temp dir)
+        return set()
+    return {Path(p) for p in proc.stdout.split("\0") if p}
 
 
 def render_tree(src_dir: Path, dst_dir: Path) -> None:

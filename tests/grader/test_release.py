@@ -113,3 +113,24 @@ def test_lessons_are_generated_from_solutions():
         cwd=ROOT, capture_output=True, text=True, timeout=60,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_files_git_ignores_are_not_released(tmp_path):
+    # a notebook that writes an app next to itself must not put that app into lessons/
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text("/solutions/lesson/generated/\n")
+    src = tmp_path / "solutions" / "lesson"
+    (src / "generated").mkdir(parents=True)
+    (src / "generated" / "main.py").write_text("app = 1\n")
+    (src / "notes.md").write_text("kept\n")
+    render_tree(tmp_path / "solutions", tmp_path / "lessons")
+    assert (tmp_path / "lessons" / "lesson" / "notes.md").is_file()
+    assert not (tmp_path / "lessons" / "lesson" / "generated").exists()
+    # and a learner's own ignored leftovers in lessons/ are not "not generated from solutions/"
+    (tmp_path / ".gitignore").write_text("/solutions/lesson/generated/\n/lessons/lesson/generated/\n")
+    (tmp_path / "lessons" / "lesson" / "generated").mkdir()
+    (tmp_path / "lessons" / "lesson" / "generated" / "main.py").write_text("app = 2\n")
+    assert diff_trees(tmp_path / "lessons", tmp_path / "lessons") == []
+    fresh = tmp_path / "fresh"
+    render_tree(tmp_path / "solutions", fresh)
+    assert diff_trees(fresh, tmp_path / "lessons") == []
