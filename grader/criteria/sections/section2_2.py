@@ -33,10 +33,15 @@ def _run_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
-def _client(run: str, timeout: float = 5.0) -> Any:
+def _client(run: str, timeout: float = 5.0, sent: list | None = None) -> Any:
+    """The client handed to the learner's code; ``sent`` collects the requests it carried."""
     import httpx
 
-    return httpx.AsyncClient(base_url=_sim().url, timeout=timeout,
+    async def note(request: Any) -> None:
+        if sent is not None:
+            sent.append(request)
+
+    return httpx.AsyncClient(base_url=_sim().url, timeout=timeout, event_hooks={"request": [note]},
                              headers={"x-api-key": PROBE_KEY, "anthropic-version": "2023-06-01",
                                       RUN_HEADER: run})
 
@@ -179,9 +184,10 @@ def stream(stream_text):
 
     # Read to the end: every piece, in order, the first one long before the stream ended.
     run = _run_id()
+    carried: list = []
 
     async def read_all() -> list[tuple[float, str]]:
-        async with _client(run) as client:
+        async with _client(run, sent=carried) as client:
             gen = stream_text(client, STREAM_PROMPT)
             check(hasattr(gen, "__aiter__"), f"stream_text(client, prompt) returned {type(gen).__name__}; "
                   "make it an async generator (async def with yield)")
@@ -191,6 +197,8 @@ def stream(stream_text):
     found = _entries(run)
     check(found, "stream_text sent no request to llmsim: POST /v1/messages with the client it receives")
     check(len(found) == 1, f"stream_text sent {len(found)} requests; it must send exactly one")
+    check(carried, "stream_text sent its request through a client of its own; send it with the client it "
+          "receives (one shared client, no new one per call)")
     entry = found[0]
     check(entry.get("path") == "/v1/messages" and entry.get("stream") is True,
           f"stream_text sent {entry.get('path')} with stream={entry.get('stream')!r}; "
