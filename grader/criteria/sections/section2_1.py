@@ -90,12 +90,16 @@ class _Asker:
             time.sleep(0.02)
 
 
-def _max_overlap(entries: list[dict]) -> int:
-    """The most requests llmsim was answering at one moment, from their start/end times."""
+def _max_overlap(entries: list[dict], slack: float = 0.05) -> int:
+    """The most requests llmsim was answering at one moment, from their start/end times.
+
+    llmsim stamps ``ended_at`` a moment after the reply has left, so the next call a freed
+    semaphore lets in can start "before" it: overlaps shorter than ``slack`` do not count.
+    """
     edges = []
     for e in entries:
         edges.append((e["started_at"], 1))
-        edges.append((e.get("ended_at") or float("inf"), -1))
+        edges.append(((e.get("ended_at") or float("inf")) - slack, -1))
     most = now = 0
     for _, step in sorted(edges, key=lambda edge: (edge[0], edge[1])):  # an end before a start at a tie
         now += step
