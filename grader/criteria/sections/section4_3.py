@@ -62,8 +62,9 @@ async def _recv(ws: Any, who: str, timeout: float = 2.0) -> Any:
     except TimeoutError:
         check(False, f"{who} received nothing within {timeout:.0f} s")
     except websockets.ConnectionClosed as exc:
-        check(False, f"{who}'s connection was closed by the server (code {exc.rcvd.code if exc.rcvd else 1006}); "
-                     "keep it open and catch WebSocketDisconnect only around the connection that left")
+        check(False, f"{who}'s connection was closed by the server (code {exc.rcvd.code if exc.rcvd else 1006}): "
+                     "its handler ended or raised; keep the receive loop running until WebSocketDisconnect, and "
+                     "remove closed sockets from the manager")
     try:
         return json.loads(raw)
     except (TypeError, ValueError):
