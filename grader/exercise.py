@@ -39,9 +39,7 @@ from typing import Any
 
 from grader.criterion import Criterion
 from grader.quiz import answer_hash, normalize_answer
-from grader.results import ERROR, FAIL, PASS
-
-SKIP = "skip"  # a check that needs what is not here (a Docker engine): neither passed nor failed
+from grader.results import ERROR, FAIL, PASS, SKIP
 
 SECTIONS_PACKAGE = "grader.criteria.sections"
 # Tests (and only tests) point the lookup at a folder of their own section modules.

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from grader.results import FAIL, PASS, RunResult
+from grader.results import FAIL, PASS, SKIP, RunResult
 
-_MARK = {PASS: "✓", FAIL: "✗", "error": "!"}
-_COLOUR = {PASS: "\033[32m", FAIL: "\033[31m", "error": "\033[33m"}
+_MARK = {PASS: "✓", FAIL: "✗", "error": "!", SKIP: "·"}
+_COLOUR = {PASS: "\033[32m", FAIL: "\033[31m", "error": "\033[33m", SKIP: "\033[2m"}
 _RESET, _DIM, _BOLD = "\033[0m", "\033[2m", "\033[1m"
 
 
@@ -33,7 +33,7 @@ def to_text(result: RunResult, colour: bool = False) -> str:
         if cr.status != PASS:
             if cr.message:
                 lines.append(_indent(cr.message))
-            if cr.hint:
+            if cr.hint and cr.status != SKIP:
                 lines.append(_indent(c(_DIM, "hint: " + cr.hint)))
     for note in result.notes:
         lines.append(c(_DIM, f"  note: {note}"))
@@ -43,6 +43,8 @@ def to_text(result: RunResult, colour: bool = False) -> str:
         summary += f", {result.failed} failed"
     if result.errors:
         summary += f", {result.errors} could not be checked"
+    if result.skipped:
+        summary += f", {result.skipped} skipped"
     summary += f" in {result.duration_s:.1f} s"
     lines.append(c(_BOLD, summary))
     return "\n".join(lines)
@@ -59,6 +61,7 @@ def to_junit(result: RunResult, colour: bool = False) -> str:
         tests=str(len(result.criteria)),
         failures=str(result.failed),
         errors=str(result.errors),
+        skipped=str(result.skipped),
         time=f"{result.duration_s:.3f}",
     )
     for cr in result.criteria:
@@ -68,6 +71,8 @@ def to_junit(result: RunResult, colour: bool = False) -> str:
             ET.SubElement(case, "failure", message=cr.message.splitlines()[0] if cr.message else "").text = (
                 f"{cr.message}\nhint: {cr.hint}"
             )
+        elif cr.status == SKIP:
+            ET.SubElement(case, "skipped", message=cr.message)
         elif cr.status != PASS:
             ET.SubElement(case, "error", message=cr.message.splitlines()[0] if cr.message else "").text = cr.message
     root = ET.Element("testsuites")
@@ -80,7 +85,7 @@ def to_markdown(result: RunResult, colour: bool = False) -> str:
     def cell(s: str) -> str:
         return s.replace("|", "\\|").replace("\n", "<br>")
 
-    icon = {PASS: "✅", FAIL: "❌", "error": "⚠️"}
+    icon = {PASS: "✅", FAIL: "❌", "error": "⚠️", SKIP: "⏭️"}
     lines = [
         f"## {result.target}: {result.passed}/{len(result.criteria)} passed",
         "",
