@@ -318,14 +318,4 @@ def _classify(excinfo, when: str) -> tuple[str, str]:
     return ERROR, f"the grader failed while {where} this check: {exc.__class__.__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
 
 
-def wait_until(predicate, timeout: float = 5.0, interval: float = 0.05):
-    """Poll ``predicate`` until it returns a truthy value or ``timeout`` passes; return the last value."""
-    deadline = time.monotonic() + timeout
-    value = predicate()
-    while not value and time.monotonic() < deadline:
-        time.sleep(interval)
-        value = predicate()
-    return value
-
-
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

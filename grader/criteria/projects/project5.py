@@ -11,25 +11,17 @@ headers llmsim saw.
 
 from __future__ import annotations
 
-import json
-import re
-import secrets
 import time
 
 import jwt
 
-from grader.criteria import _sse
-from grader.criteria import _static as st
-from grader.criteria.project3 import (
-    FRESH,
-    error_shape_problem,
-    generations,
-    json_of,
-    nonce,
-    short,
-)
+from grader.checks import sse
+from grader.checks.auth import AuthedApp, bad_tokens, bearer, budget, chat, check_401, mint, user_id
+from grader.checks.http import error_body_problem, json_or_none, nonce, short
+from grader.checks.journal import generations
+from grader.checks.logs import check_request_id_logs, check_request_id_upstream
+from grader.checks.ops import check_compose_redis, check_health_ready
 from grader.criterion import check, criterion
-from grader.plugin import wait_until
 
 ENDPOINTS = "All endpoints from previous projects"
 JWT_AUTH = "JWT authentication"
@@ -52,135 +44,15 @@ TIMEOUT_S = 20
 # Small budgets, so a limit is used up in a handful of requests (for the apps started here).
 FREE, PREMIUM = 3, 6
 LIMITS = {"RATE_LIMIT_FREE": f"{FREE}/minute", "RATE_LIMIT_PREMIUM": f"{PREMIUM}/minute"}
-DEAD_REDIS = "redis://127.0.0.1:1/0"
 
 
 # -- helpers --------------------------------------------------------------------------------------
-
-def secret_of(app) -> str:
-    return app.env["JWT_SECRET"]
-
-
-def user_id() -> str:
-    return "grader-" + secrets.token_hex(6)
-
-
-def mint(app, sub: str | None = None, tier: str = "free", ttl: int = 600, **extra) -> str:
-    now = int(time.time())
-    claims = {"sub": sub or user_id(), "tier": tier, "iat": now, "exp": now + ttl, **extra}
-    return jwt.encode(claims, secret_of(app), algorithm="HS256")
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}", **FRESH}
-
-
-def chat(app, token: str | None, message: str | None = None, headers: dict | None = None, **body):
-    hdrs = {**(bearer(token) if token else FRESH), **(headers or {})}
-    return app.post(CHAT, json={"message": message or f"Hello {nonce()}", **body}, headers=hdrs, timeout=TIMEOUT_S)
-
-
-class _Authed:
-    """An app whose streams carry a bearer token (for _sse.read_stream)."""
-
-    def __init__(self, app, token: str) -> None:
-        self.app, self.token = app, token
-
-    def stream(self, method, path, **kwargs):
-        kwargs["headers"] = {**(kwargs.get("headers") or {}), "Authorization": f"Bearer {self.token}"}
-        return self.app.stream(method, path, **kwargs)
-
-
-def _b64(data: dict) -> str:
-    import base64
-
-    return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).rstrip(b"=").decode()
-
-
-def bad_tokens(app) -> list[tuple[str, dict]]:
-    """(what, headers) for every way a request can be unauthenticated."""
-    now = int(time.time())
-    sub = user_id()
-    good = mint(app, sub)
-    head, payload, sig = good.split(".")
-    tampered = ".".join([head, _b64({"sub": "someone-else", "tier": "premium", "exp": now + 600}), sig])
-    unsigned = jwt.encode({"sub": sub, "tier": "premium", "exp": now + 600}, None, algorithm="none")
-    return [
-        ("no Authorization header", dict(FRESH)),
-        ("a malformed token (Bearer not-a-jwt)", bearer("not-a-jwt")),
-        ("a Basic instead of a Bearer credential", {"Authorization": "Basic dXNlcjpwYXNz", **FRESH}),
-        ("a tampered token (payload changed, old signature)", bearer(tampered)),
-        ("an expired token", bearer(mint(app, sub, ttl=-120))),
-        ('an unsigned token ("alg": "none")', bearer(unsigned)),
-        ("a token signed with another secret", bearer(jwt.encode({"sub": sub, "tier": "free", "exp": now + 600}, "x" * 40 + nonce(), algorithm="HS256"))),
-        ("a token without exp", bearer(jwt.encode({"sub": sub, "tier": "free"}, secret_of(app), algorithm="HS256"))),
-    ]
-
-
-def check_401(r, what: str) -> None:
-    check(r.status_code == 401, f"a request with {what} answered {r.status_code}; expected 401: {short(r.text, 100)}")
-    challenge = r.headers.get("www-authenticate", "")
-    check(
-        challenge.lower().startswith("bearer"),
-        f"the 401 for {what} has WWW-Authenticate {challenge or '(none)'!r}; expected 'Bearer'",
-    )
-    problem = error_shape_problem(r)
-    check(problem is None, f"the 401 for {what}: {problem}")
-
-
-def log_lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.strip()]
-
-
-def json_line(line: str) -> dict | None:
-    try:
-        data = json.loads(line)
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def has_value(data: object, value: str) -> bool:
-    if isinstance(data, dict):
-        return any(has_value(v, value) for v in data.values())
-    if isinstance(data, list):
-        return any(has_value(v, value) for v in data)
-    return data == value
-
-
-_DURATION_KEY = re.compile(r"duration|latency|elapsed|took|response_time|time_ms", re.I)
-
-
-def is_access_line(data: dict, method: str, path: str, status: int) -> bool:
-    values = list(data.values())
-    return (
-        method in values
-        and any(v == path or (isinstance(v, str) and v.startswith(path + "?")) for v in values)
-        and any(v == status or v == str(status) for v in values)
-        and any(_DURATION_KEY.search(k) and isinstance(v, int | float) for k, v in data.items())
-    )
-
-
-def request_window(app, send) -> tuple[object, list[str]]:
-    """Send one request; the response and the log lines the app wrote while handling it."""
-    time.sleep(0.1)  # the previous request's access line is written just after its response
-    mark = len(app.logs())
-    r = send()
-    rid = r.headers.get("x-request-id", "")
-
-    def settled():
-        text = app.logs()[mark:]
-        return text if (rid and rid in text and '"' + CHAT in text) or not rid else None
-
-    wait_until(settled, timeout=1.0)
-    time.sleep(0.1)  # an access line is written just after the response is sent
-    return r, log_lines(app.logs()[mark:])
 
 
 # -- endpoints and auth ---------------------------------------------------------------------------
 
 @criterion(
-    "p5.endpoints",
+    "endpoints",
     ENDPOINTS,
     hint="Keep Project 4's POST /v1/chat, POST /v1/chat/stream and GET /v1/models, now with a "
     "`user: CurrentUser` dependency: a request with a valid bearer token must work as before.",
@@ -189,21 +61,21 @@ def test_endpoints(app, sim):
     token = mint(app)
     r = app.get(MODELS_PATH, headers=bearer(token))
     check(r.status_code == 200, f"GET {MODELS_PATH} with a valid token answered {r.status_code}: {short(r.text, 100)}")
-    data = json_of(r)
+    data = json_or_none(r)
     check(
         isinstance(data, dict) and isinstance(data.get("data"), list) and data["data"],
         f"GET {MODELS_PATH} did not list the models: {short(r.text, 100)}",
     )
     r = chat(app, token, message=f"Production hello {nonce()}")
     check(r.status_code == 200, f"POST {CHAT} with a valid token answered {r.status_code}: {short(r.text, 100)}")
-    body = json_of(r)
+    body = json_or_none(r)
     source = [e for e in generations(sim) if e.get("outcome") == "ok"]
     check(source, f"POST {CHAT} answered without a provider being called")
     check(
         isinstance(body, dict) and body.get("content") == source[-1].get("reply"),
         f"POST {CHAT} answered {short(r.text, 100)}; the provider replied {short(source[-1].get('reply'), 80)!r}",
     )
-    result = _sse.read_stream(_Authed(app, token), STREAM, {"message": f"Stream me {nonce()}"}, timeout=TIMEOUT_S)
+    result = sse.read_stream(AuthedApp(app, token), STREAM, {"message": f"Stream me {nonce()}"}, timeout=TIMEOUT_S)
     check(
         result.status == 200 and result.is_sse,
         f"POST {STREAM} with a valid token answered {result.status} {result.content_type or ''}: "
@@ -214,7 +86,7 @@ def test_endpoints(app, sim):
 
 
 @criterion(
-    "p5.jwt-auth",
+    "jwt-auth",
     JWT_AUTH,
     hint="jwt.decode(token, JWT_SECRET, algorithms=[\"HS256\"], options={\"require\": [\"exp\", \"sub\"]}); "
     "any failure (no header, malformed, tampered, expired, alg none, wrong secret, no exp) raises "
@@ -228,7 +100,7 @@ def test_jwt_auth(app, sim):
 
 
 @criterion(
-    "p5.reject-unauthenticated",
+    "reject-unauthenticated",
     REJECT,
     hint="Every /v1 endpoint takes the auth dependency (`user: CurrentUser`): without a valid "
     "bearer token it answers 401 before anything else runs, and no provider is called.",
@@ -252,7 +124,7 @@ def test_reject_unauthenticated(app, sim):
 # -- rate limits ----------------------------------------------------------------------------------
 
 @criterion(
-    "p5.rate-limit-tiers",
+    "rate-limit-tiers",
     TIERS,
     hint="Key the limit by the verified user (the token's sub), and give each tier its limit from "
     "RATE_LIMIT_FREE / RATE_LIMIT_PREMIUM: @limiter.shared_limit(limit_for_key, scope=...), where "
@@ -276,19 +148,8 @@ def test_rate_limit_tiers(app):
     )
 
 
-def budget(app, token: str, what: str, most: int = 60) -> int:
-    """How many requests a user gets before a 429 (at most ``most``)."""
-    for n in range(most + 1):
-        r = chat(app, token)
-        if r.status_code == 429:
-            return n
-        check(r.status_code == 200, f"request {n + 1} of {what} answered {r.status_code}: {short(r.text, 100)}")
-    check(False, f"{what} made {most + 1} requests in a row and never got 429")
-    return most
-
-
 @criterion(
-    "p5.rate-limit-redis",
+    "rate-limit-redis",
     REDIS,
     hint="Limiter(key_func=..., storage_uri=REDIS_URL): the counters live in Redis, so two app "
     "processes share one budget per user and a restart forgets nothing (memory:// gives each "
@@ -319,7 +180,7 @@ def test_rate_limit_redis(start_app):
 
 
 @criterion(
-    "p5.rate-limit-429",
+    "rate-limit-429",
     LIMITS_WORK,
     hint="Over the limit: 429, a Retry-After header (seconds), the one error body, and no provider "
     "call (the limit is checked before the endpoint runs).",
@@ -338,7 +199,7 @@ def test_rate_limit_429(app, sim):
     check(not generations(sim), "the request answered 429 still called the provider")
     value = r.headers.get("retry-after", "")
     check(value.isdigit() and int(value) > 0, f"the 429 has Retry-After {value or '(none)'!r}; expected a number of seconds")
-    problem = error_shape_problem(r)
+    problem = error_body_problem(r)
     check(problem is None, f"the 429: {problem}")
     r = app.post(STREAM, json={"message": "hi"}, headers=bearer(token), timeout=TIMEOUT_S)
     check(r.status_code == 429, f"POST {STREAM} by a user over the limit answered {r.status_code}; expected 429")
@@ -347,7 +208,7 @@ def test_rate_limit_429(app, sim):
 # -- retries --------------------------------------------------------------------------------------
 
 @criterion(
-    "p5.retries",
+    "retries",
     RETRIES,
     hint="Wrap the provider call in tenacity: stop_after_attempt(RETRY_ATTEMPTS), "
     "wait_exponential(RETRY_BASE_S ...), retry only on transient errors (429, 5xx, timeouts, "
@@ -393,7 +254,7 @@ def test_retries(app, sim):
 
 
 @criterion(
-    "p5.retry-recovers",
+    "retry-recovers",
     RETRY_WORKS,
     hint="A transient provider failure (a 529 overload) is retried by your policy and the client "
     "gets the reply: 200, not 502.",
@@ -415,103 +276,40 @@ def test_retry_recovers(app, sim):
 # -- logs and request ids -------------------------------------------------------------------------
 
 @criterion(
-    "p5.request-id-logs",
+    "request-id-logs",
     LOGGING,
     hint="A middleware takes X-Request-ID (or makes one), binds it with "
     "structlog.contextvars.bind_contextvars(request_id=...), sets it on the response, and logs "
     "one JSON line per request with method, path, status and duration_ms.",
 )
 def test_request_id_logs(app, sim):
-    token = mint(app)
-    rid = "trace-" + secrets.token_hex(8)
-    # one transient failure: the request logs more than its access line
-    sim.add_fault(provider="*", kind="http", status=529, times=1)
-    r, lines = request_window(app, lambda: chat(app, token, headers={"X-Request-ID": rid}))
-    sim.clear_faults()
-    check(r.status_code == 200, f"POST {CHAT} answered {r.status_code}: {short(r.text, 100)}")
-    check(
-        r.headers.get("x-request-id") == rid,
-        f"a request sent with X-Request-ID {rid} came back with X-Request-ID {r.headers.get('x-request-id')!r}; return the caller's id",
-    )
-    check(lines, "the app wrote no log line while handling a request")
-    for line in lines:
-        data = json_line(line)
-        check(data is not None, f"a log line is not one JSON object: {short(line, 120)}")
-        check(has_value(data, rid), f"a log line of request {rid} does not carry its id: {short(line, 160)}")
-    check(
-        len(lines) >= 2,
-        "a request that was retried once logged a single line: log each retry (tenacity's before_sleep) too",
-    )
-    check(
-        any(is_access_line(json_line(line), "POST", CHAT, 200) for line in lines),
-        "no log line of the request has its method, path, status and duration (e.g. duration_ms)",
-    )
-    r, lines = request_window(app, lambda: chat(app, token))
-    generated = r.headers.get("x-request-id", "")
-    check(generated and generated != rid, f"a request without X-Request-ID came back with {generated!r}; generate one")
-    check(
-        lines and all(has_value(json_line(line) or {}, generated) for line in lines),
-        f"the log lines of a request without X-Request-ID do not all carry the generated id {generated}",
-    )
-    leaked = [s for s in app.secrets if s in app.logs()]
-    check(not leaked, "a secret (an API key or JWT_SECRET) appears in the app's log")
+    check_request_id_logs(app, sim)
 
 
 @criterion(
-    "p5.request-id-upstream",
+    "request-id-upstream",
     TRACE,
     hint="Pass the request id to the provider call: router.acompletion(..., extra_headers="
     "{\"x-request-id\": request_id}), so the provider's logs can be joined with yours.",
 )
 def test_request_id_upstream(app, sim):
-    token = mint(app)
-    rid = "trace-" + secrets.token_hex(8)
-    sim.clear_requests()
-    r = chat(app, token, headers={"X-Request-ID": rid})
-    check(r.status_code == 200, f"POST {CHAT} answered {r.status_code}: {short(r.text, 100)}")
-    entries = generations(sim)
-    check(entries, f"POST {CHAT} did not reach the provider")
-    seen = {k.lower(): v for k, v in (entries[-1].get("headers") or {}).items()}
-    check(
-        seen.get("x-request-id") == rid,
-        f"the provider request carried x-request-id {seen.get('x-request-id')!r}; expected this request's id {rid}",
-    )
-    sim.clear_requests()
-    result = _sse.read_stream(_Authed(app, token), STREAM, {"message": f"trace {nonce()}"}, timeout=TIMEOUT_S)
-    generated = result.headers.get("x-request-id", "")
-    entries = generations(sim)
-    seen = {k.lower(): v for k, v in ((entries[-1].get("headers") or {}) if entries else {}).items()}
-    check(
-        generated and seen.get("x-request-id") == generated,
-        f"the streamed request's id is {generated!r} but its provider request carried {seen.get('x-request-id')!r}",
-    )
+    check_request_id_upstream(app, sim)
 
 
 # -- health, errors, compose ----------------------------------------------------------------------
 
 @criterion(
-    "p5.health-ready",
+    "health-ready",
     HEALTH,
     hint="/health answers 200 while the process is up; /ready pings Redis (and checks the "
     "configuration) and answers 503 with the reason when something is not usable.",
 )
 def test_health_ready(app, start_app):
-    for path in ("/health", "/ready"):
-        r = app.get(path)
-        check(r.status_code == 200, f"GET {path} answered {r.status_code} with Redis up: {short(r.text, 100)}")
-    dead = start_app(env={"REDIS_URL": DEAD_REDIS}, name="dead-redis")
-    r = dead.get("/health", timeout=5)
-    check(r.status_code == 200, f"with Redis down GET /health answered {r.status_code}; the process is up, so 200")
-    r = dead.get("/ready", timeout=5)
-    check(
-        r.status_code == 503,
-        f"with REDIS_URL pointing at a dead Redis GET /ready answered {r.status_code}; expected 503: ping Redis",
-    )
-    check(len(r.text.strip()) > 2, "the 503 from /ready does not say why")
+    check_health_ready(app, start_app)
 
 
 @criterion(
-    "p5.errors",
+    "errors",
     ERRORS,
     hint="Every failure answers the one error body {\"error\": {type, message, request_id}}: "
     "no stack trace, no secret, and never a token (not in the body, not in the log).",
@@ -526,13 +324,13 @@ def test_errors(app, sim):
     for what, send, status in cases:
         r = send()
         check(r.status_code == status, f"{what} answered {r.status_code}; expected {status}")
-        problem = error_shape_problem(r)
+        problem = error_body_problem(r)
         check(problem is None, f"{what}: {problem}")
     sim.add_fault(provider="*", kind="http", status=400)
     r = chat(app, token)
     sim.clear_faults()
     check(r.status_code == 502, f"a 400 from the provider answered {r.status_code}; expected 502")
-    problem = error_shape_problem(r)
+    problem = error_body_problem(r)
     check(problem is None, f"a provider failure: {problem}")
     logs = app.logs()
     body_leaks = [s for s in app.secrets if s in r.text]
@@ -543,47 +341,11 @@ def test_errors(app, sim):
 
 
 @criterion(
-    "p5.compose-redis",
+    "compose-redis",
     COMPOSE,
     hint="docker-compose.yml: a redis service with a healthcheck (redis-cli ping); the app with "
     "env_file: .env, REDIS_URL=redis://redis:6379/0 and depends_on: redis: condition: "
     "service_healthy. List every variable in .env.example.",
 )
 def test_compose_redis(project):
-    try:
-        name, data = st.load_compose(project.root)
-    except st.StaticError as exc:
-        check(False, str(exc))
-    services = data["services"]
-    redis = [
-        (n, s) for n, s in services.items()
-        if isinstance(s, dict) and str(s.get("image", "")).split("/")[-1].startswith(("redis", "valkey"))
-    ]
-    check(redis, f"{name} has no redis service (image: redis:7-alpine, say)")
-    redis_name, redis_service = redis[0]
-    health = redis_service.get("healthcheck") or {}
-    check(
-        isinstance(health, dict) and health.get("test"),
-        f"the {redis_name} service has no healthcheck: add one (test: [\"CMD\", \"redis-cli\", \"ping\"])",
-    )
-    apps = [(n, s) for n, s in services.items() if isinstance(s, dict) and st.built_here(s)]
-    check(apps, f"{name} has no service built from this folder (build: .)")
-    app_name, app_service = apps[0]
-    check(".env" in st.env_files(app_service), f"the {app_name} service does not read env_file: .env")
-    url = st.environment(app_service).get("REDIS_URL") or ""
-    check(
-        re.match(rf"rediss?://{re.escape(redis_name)}(:\d+)?(/\d+)?$", url),
-        f"the {app_name} service's REDIS_URL is {url or '(unset)'!r}; point it at the {redis_name} service "
-        f"(redis://{redis_name}:6379/0)",
-    )
-    depends = app_service.get("depends_on") or {}
-    condition = depends.get(redis_name, {}).get("condition") if isinstance(depends, dict) else None
-    check(
-        condition == "service_healthy",
-        f"the {app_name} service does not wait for {redis_name} to be healthy: "
-        f"depends_on: {redis_name}: condition: service_healthy",
-    )
-    example = project.read(".env.example") or ""
-    names = set(re.findall(r"^\s*#?\s*([A-Z][A-Z0-9_]*)=", example, re.M))
-    missing = [v for v in ("JWT_SECRET", "REDIS_URL", "RATE_LIMIT_FREE", "RATE_LIMIT_PREMIUM", "RETRY_ATTEMPTS", "RETRY_BASE_S") if v not in names]
-    check(not missing, f".env.example does not list {', '.join(missing)}")
+    check_compose_redis(project)

@@ -16,23 +16,14 @@ import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from grader.criteria import _sse
-from grader.criteria import _static as st
-from grader.criteria.project3 import (
-    MODELS,
-    answered,
-    check_quiz_file,
-    describe,
-    error_shape_problem,
-    generations,
-    json_of,
-    matches_model,
-    name_of_entry,
-    nonce,
-    short,
-)
+from grader.checks import sse
+from grader.checks.curl import curl_commands, curl_request
+from grader.checks.http import error_body_problem, json_or_none, nonce, short
+from grader.checks.journal import answered, describe, generations
+from grader.checks.models import MODELS, matches_model, name_of_entry
+from grader.checks.quizzes import check_quiz_file
+from grader.checks.waiting import wait_until
 from grader.criterion import CheckError, check, criterion
-from grader.plugin import wait_until
 
 ENDPOINT = "`/v1/chat/stream` POST endpoint returning SSE"
 GENERATOR = "StreamingResponse with async generator"
@@ -84,11 +75,11 @@ QUIZ_WS = {
 
 # -- helpers --------------------------------------------------------------------------------------
 
-def stream(app, **body) -> _sse.StreamResult:
-    return _sse.read_stream(app, STREAM, body, timeout=TIMEOUT_S)
+def stream(app, **body) -> sse.StreamResult:
+    return sse.read_stream(app, STREAM, body, timeout=TIMEOUT_S)
 
 
-def stream_ok(app, what: str, **body) -> _sse.StreamResult:
+def stream_ok(app, what: str, **body) -> sse.StreamResult:
     """A stream that must be a 200 text/event-stream; the parsed result."""
     result = stream(app, **body)
     check(
@@ -102,12 +93,12 @@ def stream_ok(app, what: str, **body) -> _sse.StreamResult:
     return result
 
 
-def well_formed(result: _sse.StreamResult, what: str) -> None:
+def well_formed(result: sse.StreamResult, what: str) -> None:
     check(result.transport_error is None, f"{what}: {result.transport_error}")
     check(result.format_error is None, f"{what}: {result.format_error}")
 
 
-def token_text(result: _sse.StreamResult) -> str:
+def token_text(result: sse.StreamResult) -> str:
     return result.text
 
 
@@ -168,7 +159,7 @@ def test_stream_endpoint(app, sim):
         f"with every provider failing before the stream starts, POST {STREAM} answered {r.status_code}; "
         "open the Router's stream before returning the StreamingResponse, so the error gets its 502",
     )
-    problem = error_shape_problem(r)
+    problem = error_body_problem(r)
     check(problem is None, f"with every provider failing before the stream starts: {problem}")
 
 
@@ -350,7 +341,7 @@ def test_disconnect(app, sim):
     sim.config(token_delay_ms=TOKEN_DELAY_MS)
     for name in MODELS:
         sim.clear_requests()
-        result = _sse.read_stream(app, STREAM, {"message": LONG_MESSAGE, "model": name}, timeout=TIMEOUT_S, stop_after_tokens=2)
+        result = sse.read_stream(app, STREAM, {"message": LONG_MESSAGE, "model": name}, timeout=TIMEOUT_S, stop_after_tokens=2)
         check(result.status == 200, f"POST {STREAM} with model {name!r} answered {result.status}")
         check(len(result.tokens) >= 2, f"POST {STREAM} with model {name!r} sent {len(result.tokens)} token events before it ended")
         entry = wait_until(
@@ -375,7 +366,7 @@ def test_disconnect(app, sim):
 def test_all_providers(app, sim):
     r = app.get("/v1/models")
     check(r.status_code == 200, f"GET /v1/models answered {r.status_code}; Project 3's endpoints must stay")
-    data = json_of(r)
+    data = json_or_none(r)
     items = data.get("data") if isinstance(data, dict) else None
     check(isinstance(items, list) and items, f"GET /v1/models returned {short(r.text)}")
     listed = {i.get("id"): i.get("provider") for i in items if isinstance(i, dict)}
@@ -534,42 +525,6 @@ def test_tokens_one_by_one(app, sim):
 
 # -- curl -----------------------------------------------------------------------------------------
 
-def _curl_request(argv: list[str]) -> dict:
-    req = {"method": None, "url": None, "headers": [], "body": None, "no_buffer": False}
-    i = 1
-    while i < len(argv):
-        token = argv[i]
-        nxt = argv[i + 1] if i + 1 < len(argv) else None
-        if token in ("-N", "--no-buffer"):
-            req["no_buffer"] = True
-        elif token.startswith("-") and not token.startswith("--") and "N" in token[1:] and token[1:].isalpha():
-            req["no_buffer"] = True  # combined short flags such as -sN
-            if token[-1] == "X" and nxt:
-                req["method"] = nxt.upper()
-                i += 1
-        elif token in ("-X", "--request") and nxt:
-            req["method"] = nxt.upper()
-            i += 1
-        elif token in ("-H", "--header") and nxt:
-            name, _, value = nxt.partition(":")
-            req["headers"].append((name.strip(), value.strip()))
-            i += 1
-        elif token in ("-d", "--data", "--data-raw", "--data-binary") and nxt is not None:
-            req["body"] = nxt
-            i += 1
-        elif token == "--json" and nxt is not None:
-            req["body"] = nxt
-            req["headers"] += [("Content-Type", "application/json"), ("Accept", "application/json")]
-            i += 1
-        elif token.startswith("http://") or token.startswith("https://"):
-            req["url"] = token
-        i += 1
-    if req["method"] is None:
-        req["method"] = "POST" if req["body"] is not None else "GET"
-    if req["body"] is not None and not any(k.lower() == "content-type" for k, _ in req["headers"]):
-        req["headers"].append(("Content-Type", "application/x-www-form-urlencoded"))  # what curl -d sends
-    return req
-
 
 @criterion(
     "p4.curl",
@@ -580,7 +535,7 @@ def _curl_request(argv: list[str]) -> dict:
 def test_curl(project, app, sim):
     text = project.read("README.md")
     check(text is not None, "there is no README.md")
-    requests = [_curl_request(argv) for argv in st.curl_commands(text)]
+    requests = [curl_request(argv) for argv in curl_commands(text)]
     streaming = [r for r in requests if r["url"] and urlsplit(r["url"]).path == STREAM]
     check(streaming, f"README.md has no curl command for {STREAM}")
     buffered = [r for r in streaming if not r["no_buffer"]]
@@ -595,7 +550,7 @@ def test_curl(project, app, sim):
     path = urlsplit(req["url"]).path
     headers = [("User-Agent", "curl/8.5.0"), ("Accept", "*/*"), *req["headers"]]
     sim.config(token_delay_ms=5)
-    result = _sse.raw_request("127.0.0.1", int(app.url.rsplit(":", 1)[1]), "POST", path, headers, req["body"].encode())
+    result = sse.raw_request("127.0.0.1", int(app.url.rsplit(":", 1)[1]), "POST", path, headers, req["body"].encode())
     check(
         result.status == 200,
         f"README.md's curl command, sent as is, got {result.status}: {short(result.body.decode('utf-8', 'replace'))}",

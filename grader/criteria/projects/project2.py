@@ -12,9 +12,12 @@ import re
 import secrets
 import time
 
-from grader.criteria import _static as st
+from grader.checks import compose, dockerfile, files, keys
+from grader.checks.files import as_check
+from grader.checks.http import error_body_problem, json_or_none, short
+from grader.checks.openapi import model_schema
+from grader.checks.quizzes import check_quiz_file
 from grader.criterion import check, criterion
-from grader.quiz import QuizError, check_quiz
 from grader.runner import free_port
 
 CHAT_ENDPOINT = "`/v1/chat` POST endpoint"
@@ -87,31 +90,23 @@ def _chat(app, payload: dict, what: str, **kw):
 
 
 def _ok(r, what: str) -> dict:
-    check(r.status_code == 200, f"{what}: POST /v1/chat answered {r.status_code} {st.short(r.text)!r}; expected 200")
-    body = st.json_or_none(r)
-    check(isinstance(body, dict), f"{what}: POST /v1/chat returned {st.short(r.text)!r}; expected a JSON object")
+    check(r.status_code == 200, f"{what}: POST /v1/chat answered {r.status_code} {short(r.text)!r}; expected 200")
+    body = json_or_none(r)
+    check(isinstance(body, dict), f"{what}: POST /v1/chat returned {short(r.text)!r}; expected a JSON object")
     return body
 
 
 def _error(r, status: int, error_type: str | None, what: str, secrets: list[str]) -> dict:
-    """Check one error response against the spec's single error shape; return error{}."""
+    """Check one error response: its status, no key in it, the one error body; return error{}."""
     check(
         r.status_code == status,
-        f"{what}: the app answered {r.status_code} {st.short(r.text, 120)!r}; expected {status}",
+        f"{what}: the app answered {r.status_code} {short(r.text, 120)!r}; expected {status}",
     )
-    check("Traceback" not in r.text and 'File "' not in r.text, f"{what}: the error body contains a stack trace")
     exposed = [s for s in secrets if s in r.text or any(s in v for v in r.headers.values())]
     check(not exposed, f"{what}: the response contains the server's API key")
-    body = st.json_or_none(r)
-    err = body.get("error") if isinstance(body, dict) else None
-    check(
-        isinstance(body, dict)
-        and set(body) == {"error"}
-        and isinstance(err, dict)
-        and all(isinstance(err.get(k), str) and err.get(k) for k in ("type", "message", "request_id")),
-        f"{what}: the body {st.short(r.text, 120)!r} is not the error shape "
-        '{"error": {"type": ..., "message": ..., "request_id": ...}}',
-    )
+    problem = error_body_problem(r)
+    check(problem is None, f"{what}: {problem}")
+    err = r.json()["error"]
     if error_type is not None:
         check(err["type"] == error_type, f"{what}: error.type is {err['type']!r}; expected {error_type!r}")
     return err
@@ -120,17 +115,11 @@ def _error(r, status: int, error_type: str | None, what: str, secrets: list[str]
 def _dockerfile(project) -> str:
     text = project.read("Dockerfile")
     check(text is not None, "there is no Dockerfile in the project folder")
-    check(st.parse_dockerfile(text), "the Dockerfile has no instructions yet (only comments)")
+    check(dockerfile.parse_dockerfile(text), "the Dockerfile has no instructions yet (only comments)")
     return text
 
 
 # -- the endpoint -----------------------------------------------------------------------------
-
-def _model_schema(spec: dict, media: dict | None) -> dict | None:
-    ref = ((media or {}).get("schema") or {}).get("$ref", "")
-    if not ref.startswith("#/components/schemas/"):
-        return None
-    return spec.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[-1])
 
 
 @criterion(
@@ -141,16 +130,16 @@ def _model_schema(spec: dict, media: dict | None) -> dict | None:
 def test_chat_endpoint(app):
     r = app.get("/openapi.json")
     check(r.status_code == 200, f"GET /openapi.json answered {r.status_code}")
-    spec = st.json_or_none(r)
+    spec = json_or_none(r)
     check(isinstance(spec, dict), "GET /openapi.json did not return a JSON document")
     operation = spec.get("paths", {}).get("/v1/chat", {}).get("post")
     check(operation is not None, "/openapi.json has no POST /v1/chat operation")
-    request = _model_schema(spec, operation.get("requestBody", {}).get("content", {}).get("application/json"))
+    _, request = model_schema(spec, operation.get("requestBody", {}).get("content", {}).get("application/json"))
     check(request is not None, "POST /v1/chat does not take a Pydantic model as its JSON body")
     missing = [f for f in ("message", "max_tokens", "temperature") if f not in request.get("properties", {})]
     check(not missing, f"the request model has no {', '.join(missing)}")
     ok = operation.get("responses", {}).get("200", {}).get("content", {}).get("application/json")
-    response = _model_schema(spec, ok)
+    _, response = model_schema(spec, ok)
     check(response is not None, "POST /v1/chat declares no response model (response_model=ChatResponse)")
     missing = [f for f in ("content", "usage", "model") if f not in response.get("properties", {})]
     check(not missing, f"the response model has no {', '.join(missing)}")
@@ -169,13 +158,13 @@ def test_chat(app, sim):
     messages = call.get("messages") or []
     check(
         len(messages) == 1 and messages[0].get("role") == "user" and _text(messages[0].get("content")) == message,
-        f"{what}: the provider received messages={st.short(messages, 200)}; expected one user message "
+        f"{what}: the provider received messages={short(messages, 200)}; expected one user message "
         "whose content is exactly the message sent",
     )
     content = body.get("content")
     check(
         isinstance(content, str) and message in content,
-        f"{what}: the reply's content {st.short(content)!r} is not the model's answer to the message",
+        f"{what}: the reply's content {short(content)!r} is not the model's answer to the message",
     )
 
 
@@ -193,7 +182,7 @@ def test_chat_request(app, sim):
     check(call.get("temperature") == 0.25, f"{what}: the provider got temperature={call.get('temperature')!r}")
     check(
         _text(call.get("system")) == "Answer in French.",
-        f"{what}: the provider got system={st.short(call.get('system'))!r}; send it as the top-level "
+        f"{what}: the provider got system={short(call.get('system'))!r}; send it as the top-level "
         "`system` parameter",
     )
     sim.clear_requests()
@@ -204,7 +193,7 @@ def test_chat_request(app, sim):
         call.get("max_tokens") == DEFAULT_MAX_TOKENS,
         f"{what}: the provider got max_tokens={call.get('max_tokens')!r}; the default is {DEFAULT_MAX_TOKENS}",
     )
-    check(not call.get("system"), f"{what}: the provider got a system prompt {st.short(call.get('system'))!r} nobody sent")
+    check(not call.get("system"), f"{what}: the provider got a system prompt {short(call.get('system'))!r} nobody sent")
     sim.clear_requests()
     bad = [
         ("no message", {"max_tokens": 10}),
@@ -239,8 +228,8 @@ def test_chat_response(app, sim):
         call = _one_call(sim, what)
         check(
             body.get("content") == call.get("reply"),
-            f"{what}: content is {st.short(body.get('content'), 100)!r}; the provider's reply text was "
-            f"{st.short(call.get('reply'), 100)!r}",
+            f"{what}: content is {short(body.get('content'), 100)!r}; the provider's reply text was "
+            f"{short(call.get('reply'), 100)!r}",
         )
         check(
             body.get("model") == call.get("answered_model"),
@@ -251,7 +240,7 @@ def test_chat_response(app, sim):
         got = body.get("usage")
         check(
             isinstance(got, dict) and {k: got.get(k) for k in usage} == usage,
-            f"{what}: usage is {st.short(got)!r}; the provider counted {usage}",
+            f"{what}: usage is {short(got)!r}; the provider counted {usage}",
         )
         if "stop_reason" in body:
             check(
@@ -337,7 +326,7 @@ def test_anthropic_sdk(app, sim, project):
     "no default value, and never print or log it.",
 )
 def test_key_from_env(project, app, start_app, sim):
-    hits = st.find_key_shaped(project.files(), project.root)
+    hits = keys.find_key_shaped(project.files(), project.root)
     check(
         not hits,
         f"key-shaped string in {hits[0][0] if hits else ''} ({hits[0][1] if hits else ''}): keys belong "
@@ -380,12 +369,12 @@ def test_env_files(project):
     key_line = re.search(r"^\s*ANTHROPIC_API_KEY\s*=(.*)$", example, flags=re.M)
     check(key_line, ".env.example has no ANTHROPIC_API_KEY= line to fill in")
     check(
-        not st.key_shaped(key_line.group(1)),
+        not keys.key_shaped(key_line.group(1)),
         ".env.example holds a real-looking API key: it is committed; leave the value empty",
     )
-    check(st.ignores_dotenv(project.read(".gitignore")), ".gitignore does not list .env: the key would be committed")
+    check(keys.ignores_dotenv(project.read(".gitignore")), ".gitignore does not list .env: the key would be committed")
     check(
-        st.ignores_dotenv(project.read(".dockerignore")),
+        keys.ignores_dotenv(project.read(".dockerignore")),
         ".dockerignore does not list .env: the key is sent to the Docker build and can end up in an image",
     )
 
@@ -487,7 +476,7 @@ def test_errors_shape(app, sim):
     details = err.get("details")
     check(
         isinstance(details, list) and details and "temperature" in str(details),
-        f"{what}: error.details {st.short(details)!r} does not say which field is wrong",
+        f"{what}: error.details {short(details)!r} does not say which field is wrong",
     )
     check(
         r.headers.get("x-request-id") == err["request_id"],
@@ -512,23 +501,23 @@ _SECRET_NAME = re.compile(r"API_?KEY|SECRET|TOKEN|PASSW|CREDENTIAL", re.I)
 def test_dockerfile_env(project, hadolint):
     text = _dockerfile(project)
     # Secrets first: that is this criterion's point (hadolint would only say DL3064).
-    for instr in st.parse_dockerfile(text):
+    for instr in dockerfile.parse_dockerfile(text):
         if instr.keyword in ("ENV", "ARG"):
-            for name, _ in st.env_pairs(instr):
+            for name, _ in dockerfile.env_pairs(instr):
                 check(
                     not _SECRET_NAME.search(name),
                     f"line {instr.line}: {instr.keyword} {name}: a key in the Dockerfile is stored in the "
                     "image for anyone who pulls it; pass it at run time (env_file)",
                 )
         if instr.keyword in ("COPY", "ADD"):
-            sources = st.copy_sources(instr)
+            sources = dockerfile.copy_sources(instr)
             check(
                 not any(s.rstrip("/").endswith(".env") for s in sources),
                 f"line {instr.line}: {instr.keyword} {instr.args} puts .env (the key) into the image",
             )
             if any(s in (".", "./", "*") for s in sources):
                 check(
-                    st.ignores_dotenv(project.read(".dockerignore")),
+                    keys.ignores_dotenv(project.read(".dockerignore")),
                     f"line {instr.line}: {instr.keyword} {instr.args} copies .env into the image unless "
                     ".dockerignore lists it",
                 )
@@ -538,7 +527,7 @@ def test_dockerfile_env(project, hadolint):
         f"hadolint reports {len(findings)} finding(s): "
         + "; ".join(f"line {f.get('line')} {f.get('code')}: {f.get('message')}" for f in findings[:3]),
     )
-    problems = st.dockerfile_practice_problems(text, PORT)
+    problems = dockerfile.dockerfile_practice_problems(text, PORT)
     check(not problems, "; ".join(problems[:2]))
 
 
@@ -550,31 +539,31 @@ def test_dockerfile_env(project, hadolint):
 )
 def test_image_runs(project, run_command, sim):
     text = _dockerfile(project)
-    cmd = st.run(st.server_command, text)
+    cmd = as_check(dockerfile.server_command, text)
     check(not cmd.problems, "; ".join(cmd.problems))
     check(cmd.app == "app.main:app", f"CMD serves {cmd.app!r}; the app object is app.main:app")
     check(
         cmd.host in ("0.0.0.0", "::"),
         f"CMD binds uvicorn to {cmd.host or '127.0.0.1 (the default)'}: unreachable from outside the container",
     )
-    exposed = st.exposed_ports(text)
+    exposed = dockerfile.exposed_ports(text)
     check(cmd.port in exposed, f"CMD listens on port {cmd.port} but the Dockerfile EXPOSEs {exposed or 'no port'}")
     reqs_text = project.read("requirements.txt")
     check(reqs_text is not None, "there is no requirements.txt for the image to install")
-    reqs = st.parse_requirements(reqs_text)
+    reqs = files.parse_requirements(reqs_text)
     check(reqs, "requirements.txt lists no packages: the image would have none of them")
     unpinned = [r.text for r in reqs if not r.spec.startswith("==")]
     check(not unpinned, f"requirements.txt: not pinned with ==: {', '.join(unpinned)}")
     listed = {r.name for r in reqs}
-    missing = [m for m in st.run(st.third_party_imports, project.root) if not (st.distributions_for(m) & listed)]
+    missing = [m for m in as_check(files.third_party_imports, project.root) if not (files.distributions_for(m) & listed)]
     missing += [] if "uvicorn" in listed else ["uvicorn"]
     check(not missing, f"requirements.txt does not list {', '.join(missing)}: the image would fail to start")
     # The image's command, run natively with the environment a container would get.
     model = "claude-sonnet-4-6"
-    running = run_command(st.native_argv(cmd), env={"ANTHROPIC_MODEL": model})
+    running = run_command(dockerfile.native_argv(cmd), env={"ANTHROPIC_MODEL": model})
     what = f"the Dockerfile's command started with ANTHROPIC_MODEL={model}"
     r = running.post("/v1/chat", json={"message": "Hello from the image"})
-    check(r.status_code == 200, f"{what}: POST /v1/chat answered {r.status_code} {st.short(r.text)!r}")
+    check(r.status_code == 200, f"{what}: POST /v1/chat answered {r.status_code} {short(r.text)!r}")
     asked = [c.get("model") for c in _calls(sim)]
     check(
         asked == [model],
@@ -588,26 +577,26 @@ def test_image_runs(project, run_command, sim):
     hint="One service with build: ., env_file: .env and ports: [\"8000:8000\"]; no key values in the file.",
 )
 def test_compose_env_file(project):
-    name, data = st.run(st.load_compose, project.root)
-    built = {n: s for n, s in data["services"].items() if isinstance(s, dict) and st.built_here(s)}
+    name, data = as_check(compose.load_compose, project.root)
+    built = {n: s for n, s in data["services"].items() if isinstance(s, dict) and compose.built_here(s)}
     check(built, f"no service in {name} is built from this folder (build: .)")
-    container_ports = st.exposed_ports(project.read("Dockerfile") or "") or [PORT]
+    container_ports = dockerfile.exposed_ports(project.read("Dockerfile") or "") or [PORT]
     for service_name, service in built.items():
-        files = [f.removeprefix("./") for f in st.env_files(service)]
+        env_files = [f.removeprefix("./") for f in compose.env_files(service)]
         check(
-            ".env" in files,
+            ".env" in env_files,
             f"service {service_name!r} has no env_file: .env, so the container starts without ANTHROPIC_API_KEY",
         )
-        for var, value in st.environment(service).items():
+        for var, value in compose.environment(service).items():
             value = (value or "").strip()
             # `ANTHROPIC_API_KEY: ${ANTHROPIC_API_KEY}` passes the host's variable through: fine.
             written_in = bool(_SECRET_NAME.search(var)) and bool(value) and not value.startswith("$")
             check(
-                not written_in and not st.key_shaped(value),
+                not written_in and not keys.key_shaped(value),
                 f"{name}: {var} is given a value in the file; keys come from .env (env_file), never "
                 "from a committed file",
             )
-        published = [host for host, container in st.port_mappings(service) if container in container_ports]
+        published = [host for host, container in compose.port_mappings(service) if container in container_ports]
         check(
             published and all(published),
             f"service {service_name!r} does not publish container port {container_ports[0]} (ports: [\"{PORT}:{container_ports[0]}\"])",
@@ -616,13 +605,6 @@ def test_compose_env_file(project):
 
 # -- quiz -------------------------------------------------------------------------------------
 
-def _quiz(project, expected: dict[str, str]) -> None:
-    try:
-        result = check_quiz(project.path("quiz.yaml"), expected)
-    except QuizError as exc:
-        check(False, str(exc))
-    check(result.ok, result.message())
-
 
 @criterion(
     "p2.quiz-anthropic-format",
@@ -630,7 +612,7 @@ def _quiz(project, expected: dict[str, str]) -> None:
     hint="Answer the format-* questions in quiz.yaml (replace `answer: null` with a letter).",
 )
 def test_quiz_anthropic_format(project):
-    _quiz(project, QUIZ_FORMAT)
+    check_quiz_file(project, QUIZ_FORMAT)
 
 
 @criterion(
@@ -639,4 +621,4 @@ def test_quiz_anthropic_format(project):
     hint="Answer the keys-* questions in quiz.yaml (replace `answer: null` with a letter).",
 )
 def test_quiz_api_keys(project):
-    _quiz(project, QUIZ_KEYS)
+    check_quiz_file(project, QUIZ_KEYS)

@@ -10,20 +10,24 @@ llmsim's reply says how many messages it saw: ``(messages: N, system prompt: yes
 from __future__ import annotations
 
 import re
-import secrets
 from concurrent.futures import ThreadPoolExecutor
 
-from grader.criteria import _static as st
-from grader.criteria.project3 import (
-    FRESH,
-    check_quiz_file,
-    error_shape_problem,
-    generations,
-    json_of,
-    nonce,
-    short,
+from grader.checks import compose
+from grader.checks.conversations import (
+    CHAT_TIMEOUT_S,
+    as_user,
+    create,
+    new_user,
+    read,
+    send,
+    started,
+    stored,
 )
-from grader.criterion import CheckError, check, criterion
+from grader.checks.files import StaticError
+from grader.checks.http import FRESH, error_body_problem, json_or_none, nonce, short
+from grader.checks.journal import generations, sent_messages, sent_system
+from grader.checks.quizzes import check_quiz_file
+from grader.criterion import check, criterion
 from grader.runner import free_port
 
 STORAGE = "Conversation storage (in-memory to start, then Redis)"
@@ -37,8 +41,6 @@ COST = "Understands how conversation history affects tokens/cost"
 MEMORY = "Can implement basic memory management"
 
 DEFAULT_MODEL = "claude-haiku-4-5"
-CHAT_TIMEOUT_S = 20
-SYSTEM_ROLES = ("system", "developer")
 # The budget the memory-management check runs the app with, and its tolerance for a
 # tokenizer that counts a little differently from llmsim's.
 BUDGET = 260
@@ -58,108 +60,15 @@ QUIZ = {
 
 # -- helpers ------------------------------------------------------------------------------------
 
-def new_user() -> str:
-    return "grader-" + secrets.token_hex(6)
-
-
-def as_user(user: str | dict[str, str]) -> dict[str, str]:
-    """The headers of a request by ``user``: an X-User-ID here; Project 7 passes its own
-    (a bearer token), so it reuses the helpers below."""
-    return dict(user) if isinstance(user, dict) else {"X-User-ID": user, **FRESH}
-
-
-def text_of(content: object) -> str:
-    """A message's text, whether a string or a list of content parts (Anthropic's shape)."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            p.get("text", "") if isinstance(p, dict) else str(p) for p in content
-        )
-    return "" if content is None else str(content)
-
-
-def sent_messages(entry: dict) -> list[tuple[str, str]]:
-    """(role, text) of the conversation messages a provider request carried (no system)."""
-    return [
-        (m.get("role"), text_of(m.get("content")))
-        for m in entry.get("messages") or []
-        if isinstance(m, dict) and m.get("role") not in SYSTEM_ROLES
-    ]
-
-
-def sent_system(entry: dict) -> str:
-    parts = [text_of(entry.get("system"))] if entry.get("system") else []
-    parts += [
-        text_of(m.get("content"))
-        for m in entry.get("messages") or []
-        if isinstance(m, dict) and m.get("role") in SYSTEM_ROLES
-    ]
-    return "\n".join(p for p in parts if p)
-
 
 def roles(messages: list[tuple[str, str]]) -> str:
     return ", ".join(role for role, _ in messages) or "none"
 
 
-def create(app, user: str, what: str = "a system prompt", **body) -> dict:
-    r = app.post("/v1/conversations", json=body, headers=as_user(user), timeout=CHAT_TIMEOUT_S)
-    check(
-        r.status_code == 201,
-        f"POST /v1/conversations with {what} answered {r.status_code}; expected 201: {short(r.text)}",
-    )
-    data = json_of(r)
-    check(
-        isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"],
-        f"POST /v1/conversations answered {short(r.text)}; expected the conversation, with its \"id\"",
-    )
-    return data
-
-
-def send(app, user: str, cid: str, content: str, turn: str = "a message") -> dict:
-    r = app.post(
-        f"/v1/conversations/{cid}/messages",
-        json={"content": content},
-        headers=as_user(user),
-        timeout=CHAT_TIMEOUT_S,
-    )
-    check(
-        r.status_code == 200,
-        f"POST /v1/conversations/{{id}}/messages ({turn}) answered {r.status_code}; expected 200: {short(r.text)}",
-    )
-    data = json_of(r)
-    check(
-        isinstance(data, dict) and isinstance(data.get("content"), str),
-        f"POST /v1/conversations/{{id}}/messages answered {short(r.text)}; expected the reply in \"content\"",
-    )
-    return data
-
-
-def read(app, user: str, cid: str, when: str = "") -> dict:
-    r = app.get(f"/v1/conversations/{cid}", headers=as_user(user), timeout=CHAT_TIMEOUT_S)
-    check(
-        r.status_code == 200,
-        f"GET /v1/conversations/{{id}}{when} answered {r.status_code}; expected 200: {short(r.text)}",
-    )
-    data = json_of(r)
-    check(
-        isinstance(data, dict) and isinstance(data.get("messages"), list),
-        f"GET /v1/conversations/{{id}} answered {short(r.text)}; expected the conversation with its \"messages\"",
-    )
-    return data
-
-
-def stored(data: dict) -> list[tuple[str, str]]:
-    return [
-        (m.get("role"), m.get("content")) if isinstance(m, dict) else ("?", str(m))
-        for m in data.get("messages") or []
-    ]
-
-
 def listed_ids(app, user: str) -> list[str]:
     r = app.get("/v1/conversations", headers=as_user(user), timeout=CHAT_TIMEOUT_S)
     check(r.status_code == 200, f"GET /v1/conversations answered {r.status_code}; expected 200: {short(r.text)}")
-    data = json_of(r)
+    data = json_or_none(r)
     items = data.get("data") if isinstance(data, dict) else data
     check(
         isinstance(items, list),
@@ -184,13 +93,6 @@ def chat_turns(app, sim, user: str, cid: str, contents: list[str]) -> list[tuple
         check(entries, f"turn {n} was answered without any provider answering it")
         out.append((data, entries[-1]))
     return out
-
-
-def started(start_app, env: dict, name: str, what: str):
-    try:
-        return start_app(env=env, name=name)
-    except CheckError as exc:
-        check(False, f"the app does not start {what}: {short(str(exc).splitlines()[-1], 200)}")
 
 
 def tokens_of(usage: object) -> tuple[object, object]:
@@ -249,7 +151,7 @@ def test_storage_redis(start_app, app, sim):
         f"after an app restart, GET /v1/conversations/{{id}} answered {r.status_code}: conversations "
         "must live in Redis (REDIS_URL; STORE defaults to redis when it is set), not in the process",
     )
-    data = json_of(r) or {}
+    data = json_or_none(r) or {}
     check(
         stored(data) == [("user", before), ("assistant", reply)],
         f"after an app restart the conversation holds {short(stored(data))}; expected the message sent "
@@ -360,7 +262,7 @@ def test_create(app):
     for what, body in (("an unknown model", {"model": "no-such-model-" + nonce()}), ("system: 5", {"system": 5})):
         r = app.post("/v1/conversations", json=body, headers=as_user(user), timeout=CHAT_TIMEOUT_S)
         check(r.status_code in (400, 404, 422), f"POST /v1/conversations with {what} answered {r.status_code}; expected 422")
-        problem = error_shape_problem(r)
+        problem = error_body_problem(r)
         check(problem is None, f"POST /v1/conversations with {what}: {problem}")
     r = app.post("/v1/conversations", json={}, headers=FRESH, timeout=CHAT_TIMEOUT_S)
     check(
@@ -395,7 +297,7 @@ def test_add_message(app, sim):
         sim.clear_requests()
         r = app.post(f"/v1/conversations/{cid_}/messages", json=body, headers=as_user(user), timeout=CHAT_TIMEOUT_S)
         check(r.status_code in expected, f"POST /v1/conversations/{{id}}/messages with {what} answered {r.status_code}; expected {expected[0]}")
-        problem = error_shape_problem(r)
+        problem = error_body_problem(r)
         check(problem is None, f"POST /v1/conversations/{{id}}/messages with {what}: {problem}")
         check(not generations(sim), f"POST /v1/conversations/{{id}}/messages with {what} still called a provider")
 
@@ -447,7 +349,7 @@ def test_list_delete(app, sim):
     check(r.status_code == 204, f"DELETE /v1/conversations/{{id}} answered {r.status_code}; expected 204")
     r = app.get(f"/v1/conversations/{a1}", headers=as_user(alice), timeout=CHAT_TIMEOUT_S)
     check(r.status_code == 404, f"after DELETE, GET /v1/conversations/{{id}} answered {r.status_code}; expected 404 (the data must be gone)")
-    problem = error_shape_problem(r)
+    problem = error_body_problem(r)
     check(problem is None, f"GET of a deleted conversation: {problem}")
     mine = listed_ids(app, alice)
     check(a1 not in mine, "after DELETE, GET /v1/conversations still lists the deleted conversation")
@@ -603,16 +505,16 @@ def test_memory_budget(start_app, sim):
 )
 def test_compose(project):
     try:
-        name, data = st.load_compose(project.root)
-    except st.StaticError as exc:
+        name, data = compose.load_compose(project.root)
+    except StaticError as exc:
         check(False, str(exc))
     services = {k: v for k, v in data["services"].items() if isinstance(v, dict)}
-    apps = {k: v for k, v in services.items() if st.built_here(v)}
+    apps = {k: v for k, v in services.items() if compose.built_here(v)}
     check(apps, f"no service in {name} is built from this folder (build: .)")
     redis = {k for k, v in services.items() if str(v.get("image", "")).split("/")[-1].startswith(("redis", "valkey"))}
     check(redis, f"{name} has no Redis service (image: redis:7-alpine, say)")
     for svc_name, svc in apps.items():
-        url = st.environment(svc).get("REDIS_URL") or ""
+        url = compose.environment(svc).get("REDIS_URL") or ""
         check(
             any(re.match(rf"rediss?://([^@/]*@)?{re.escape(r)}(:\d+)?(/|$)", url) for r in redis),
             f"service {svc_name!r} in {name} does not get REDIS_URL pointing at the Redis service "

@@ -12,10 +12,13 @@ import ast
 import re
 import secrets
 
-from grader.criteria import _static as st
+from grader.checks import compose, files, keys
+from grader.checks.files import StaticError
+from grader.checks.http import FRESH, error_body_problem, json_or_none, nonce, short
+from grader.checks.journal import answered, describe, generations
+from grader.checks.models import DEFAULT_MODEL, MODELS, NAME_OF, matches_model, name_of_entry
+from grader.checks.quizzes import check_quiz_file
 from grader.criterion import CheckError, check, criterion
-from grader.quiz import QuizError, check_quiz
-from llmsim.catalog import snapshot
 
 ROUTER = "LiteLLM Router configuration"
 PROVIDERS = "Support for Anthropic, OpenAI, OpenRouter"
@@ -28,18 +31,9 @@ SWITCH = "Can switch providers by changing model name"
 FALLBACK_WORKS = "Fallback works when primary provider fails"
 NAMING = "Understands LiteLLM model naming convention"
 
-# The spec (README.md): model name -> (provider, the provider's model id).
-MODELS = {
-    "claude-haiku-4-5": ("anthropic", "claude-haiku-4-5"),
-    "gpt-4o-mini": ("openai", "gpt-4o-mini"),
-    "llama-3.3-70b": ("openrouter", "meta-llama/llama-3.3-70b-instruct"),
-}
-NAME_OF = {provider: name for name, (provider, _) in MODELS.items()}
-DEFAULT_MODEL = "claude-haiku-4-5"
 # What LiteLLM sends to OpenRouter when the app names itself nowhere.
 LITELLM_ATTRIBUTION = ("https://litellm.ai", "liteLLM")
 KEY_VARS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY")
-GENERATION_PATHS = ("/v1/messages", "/v1/chat/completions", "/api/v1/chat/completions")
 # A generous wait for calls that go through retries and fallbacks.
 CHAT_TIMEOUT_S = 20
 
@@ -55,44 +49,6 @@ QUIZ = {
 
 # -- helpers (also used by project 4's criteria) ------------------------------------------------
 
-def short(text: str, limit: int = 160) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def json_of(response) -> object:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def nonce() -> str:
-    return secrets.token_hex(3)
-
-
-def generations(sim) -> list[dict]:
-    """The journal's generation requests (not model lists), oldest first."""
-    return sorted(
-        (e for e in sim.requests() if e.get("path") in GENERATION_PATHS),
-        key=lambda e: e.get("started_at") or 0,
-    )
-
-
-def describe(entry: dict) -> str:
-    return f"{entry.get('provider')} {entry.get('model')!r} ({entry.get('outcome')}, {entry.get('status')})"
-
-
-def answered(entries: list[dict]) -> dict | None:
-    """The request that produced the answer: the last one that ended well."""
-    ok = [e for e in entries if e.get("outcome") == "ok"]
-    return ok[-1] if ok else None
-
-
-# A fresh connection per request: after a failing request an app may close its end of a
-# kept-alive connection, and the next request on it would fail for no fault of its own.
-FRESH = {"Connection": "close"}
-
 
 def post_chat(app, path: str = "/v1/chat", **body):
     return app.post(path, json=body, timeout=CHAT_TIMEOUT_S, headers=FRESH)
@@ -105,47 +61,9 @@ def chat_ok(app, what: str, path: str = "/v1/chat", **body) -> dict:
         r.status_code == 200,
         f"POST {path} with {what} answered {r.status_code}: {short(r.text)}",
     )
-    data = json_of(r)
+    data = json_or_none(r)
     check(isinstance(data, dict), f"POST {path} with {what} did not answer a JSON object: {short(r.text)}")
     return data
-
-
-def error_shape_problem(response) -> str | None:
-    """What is wrong with an error response against DESIGN's one error body, or None."""
-    data = json_of(response)
-    if not isinstance(data, dict) or not isinstance(data.get("error"), dict):
-        return f"the body is not {{\"error\": {{...}}}}: {short(response.text, 120)}"
-    error = data["error"]
-    missing = [k for k in ("type", "message", "request_id") if not isinstance(error.get(k), str) or not error.get(k)]
-    if missing:
-        return f"error.{', error.'.join(missing)} missing in {short(response.text, 120)}"
-    if "Traceback" in response.text or 'File "' in response.text:
-        return "the error body contains a stack trace"
-    return None
-
-
-def matches_model(reported: object, name: str) -> bool:
-    """Whether a reported model names the model ``name`` (its name, provider id or LiteLLM id)."""
-    provider, model_id = MODELS[name]
-    answered = snapshot(model_id)  # the dated id the provider's response names
-    return isinstance(reported, str) and reported in {
-        name, model_id, f"{provider}/{model_id}", answered, f"{provider}/{answered}"
-    }
-
-
-def name_of_entry(entry: dict) -> str | None:
-    for name, (provider, model_id) in MODELS.items():
-        if entry.get("provider") == provider and entry.get("model") == model_id:
-            return name
-    return NAME_OF.get(entry.get("provider"))
-
-
-def check_quiz_file(project, expected: dict) -> None:
-    try:
-        result = check_quiz(project.path("quiz.yaml"), expected)
-    except QuizError as exc:
-        check(False, str(exc))
-    check(result.ok, result.message())
 
 
 # -- the Router ---------------------------------------------------------------------------------
@@ -188,7 +106,7 @@ def test_router_config(project):
     )
     text = project.read("requirements.txt")
     check(text is not None, "there is no requirements.txt")
-    pins = {r.name: r.spec for r in st.parse_requirements(text)}
+    pins = {r.name: r.spec for r in files.parse_requirements(text)}
     check("litellm" in pins, "requirements.txt does not list litellm")
     check(pins["litellm"].startswith("=="), f"requirements.txt lists litellm{pins['litellm']}: pin it with ==")
     check(pins["litellm"] != "==1.107.0", "litellm 1.107.0 was a compromised release: pin the course's version")
@@ -292,7 +210,7 @@ def test_chat_endpoint(app, sim):
         sim.clear_requests()
         r = post_chat(app, **body)
         check(r.status_code == 422, f"POST /v1/chat with {what} answered {r.status_code}; expected 422")
-        problem = error_shape_problem(r)
+        problem = error_body_problem(r)
         check(problem is None, f"POST /v1/chat with {what}: {problem}")
         check(not generations(sim), f"POST /v1/chat with {what} still called a provider")
 
@@ -332,7 +250,7 @@ def test_provider_in_response(app, sim):
         f"with Anthropic overloaded (529), a chat with model {DEFAULT_MODEL!r} answered {r.status_code}; "
         "the fallback should answer it",
     )
-    data = json_of(r) or {}
+    data = json_or_none(r) or {}
     source = answered(generations(sim))
     check(source is not None and source.get("provider") != "anthropic", "no other provider answered when Anthropic was down")
     actual = name_of_entry(source)
@@ -365,7 +283,7 @@ def test_provider_in_response(app, sim):
 def test_models_endpoint(app):
     r = app.get("/v1/models")
     check(r.status_code == 200, f"GET /v1/models answered {r.status_code}; expected 200")
-    data = json_of(r)
+    data = json_or_none(r)
     items = data.get("data") if isinstance(data, dict) else None
     check(isinstance(items, list), f'GET /v1/models returned {short(r.text)}; expected {{"object": "list", "data": [...]}}')
     listed = {}
@@ -398,16 +316,16 @@ def test_api_keys(project, start_app, sim):
             re.search(rf"^\s*#?\s*{var}\s*=", example, flags=re.M),
             f".env.example does not list {var}",
         )
-    leaks = st.find_key_shaped(project.files(), project.root)
+    leaks = keys.find_key_shaped(project.files(), project.root)
     check(not leaks, f"an API key is written in {leaks[0][0] if leaks else ''} ({leaks[0][1] if leaks else ''}): keys belong in .env only")
     try:
-        name, data = st.load_compose(project.root)
-    except st.StaticError as exc:
+        name, data = compose.load_compose(project.root)
+    except StaticError as exc:
         check(False, str(exc))
-    services = [s for s in data["services"].values() if isinstance(s, dict) and st.built_here(s)]
+    services = [s for s in data["services"].values() if isinstance(s, dict) and compose.built_here(s)]
     check(services, f"no service in {name} is built from this folder (build: .)")
     check(
-        any(".env" in [f.removeprefix("./") for f in st.env_files(s)] or set(KEY_VARS) <= set(st.environment(s)) for s in services),
+        any(".env" in [f.removeprefix("./") for f in compose.env_files(s)] or set(KEY_VARS) <= set(compose.environment(s)) for s in services),
         f"{name} does not give the service the keys: add env_file: .env",
     )
     # The app must take its keys from the environment: a key that is wrong is sent, and a
@@ -480,7 +398,7 @@ def test_switch_provider(app, sim):
         r.status_code in (400, 404, 422),
         f"a chat with the unknown model {unknown!r} answered {r.status_code}; expected 422 (or 400/404)",
     )
-    problem = error_shape_problem(r)
+    problem = error_body_problem(r)
     check(problem is None, f"a chat with an unknown model: {problem}")
     missing = [name for name in MODELS if name not in r.text]
     check(
@@ -519,7 +437,7 @@ def _fail_over(app, sim, down: str) -> tuple[dict, dict]:
         (failed[0].get("started_at") or 0) <= (source.get("started_at") or 0),
         "the fallback provider was called before the primary failed",
     )
-    data = json_of(r) or {}
+    data = json_or_none(r) or {}
     check(
         data.get("content") == source.get("reply"),
         f"with {down} failing, the response's content is not {source.get('provider')}'s reply",
@@ -545,7 +463,7 @@ def test_fallback(app, sim):
         f"with every provider failing (500), POST /v1/chat answered {r.status_code}; expected 502 "
         "(upstream_unavailable) in the error body",
     )
-    problem = error_shape_problem(r)
+    problem = error_body_problem(r)
     check(problem is None, f"with every provider failing: {problem}")
     tried = {e.get("provider") for e in generations(sim)}
     check(
@@ -568,7 +486,7 @@ def test_fallback_primary(app, sim):
         r.status_code == 200,
         f"with Anthropic (the primary, {DEFAULT_MODEL}) overloaded, POST /v1/chat answered {r.status_code}",
     )
-    data = json_of(r) or {}
+    data = json_or_none(r) or {}
     entries = generations(sim)
     source = answered(entries)
     check(

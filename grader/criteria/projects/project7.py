@@ -18,19 +18,28 @@ import time
 
 import jwt
 
-from grader.criteria import _sse
-from grader.criteria import project5 as p5
-from grader.criteria._schemathesis import fuzz_api
-from grader.criteria.project3 import (
-    check_quiz_file,
-    error_shape_problem,
-    generations,
-    json_of,
-    nonce,
-    short,
+from grader.checks import sse
+from grader.checks.auth import AuthedApp, bad_tokens, bearer, budget, chat, check_401, mint, user_id
+from grader.checks.conversations import create, read, send, started, stored
+from grader.checks.fuzzing import fuzz_api
+from grader.checks.http import error_body_problem, json_or_none, nonce, short
+from grader.checks.journal import generations, ok_generations, sent_messages, sent_system
+from grader.checks.logs import (
+    check_request_id_logs,
+    check_request_id_upstream,
+    is_access_line,
+    json_line,
+    request_window,
 )
-from grader.criteria.project5 import _Authed, bad_tokens, bearer, chat, check_401, json_line, mint
-from grader.criteria.project6 import create, read, send, sent_messages, sent_system, started, stored
+from grader.checks.openapi import (
+    bearer_schemes,
+    example_of,
+    openapi,
+    operation,
+    schema_has_error_shape,
+)
+from grader.checks.ops import check_compose_redis, check_health_ready
+from grader.checks.quizzes import check_quiz_file
 from grader.criterion import check, criterion
 
 PROVIDERS_ITEM = "Multi-provider support with LiteLLM"
@@ -119,24 +128,24 @@ QUIZ_NEXT = {
 # -- helpers ----------------------------------------------------------------------------------------
 
 def user_token(app, tier: str = "premium") -> tuple[str, str]:
-    sub = p5.user_id()
+    sub = user_id()
     return sub, mint(app, sub, tier=tier)
 
 
 def listed_ids(app, token: str) -> list[str]:
     r = app.get(CONVS, headers=bearer(token), timeout=TIMEOUT_S)
     check(r.status_code == 200, f"GET {CONVS} answered {r.status_code}; expected 200: {short(r.text)}")
-    data = json_of(r)
+    data = json_or_none(r)
     items = data.get("data") if isinstance(data, dict) else None
     check(isinstance(items, list), f'GET {CONVS} answered {short(r.text)}; expected {{"object": "list", "data": [...]}}')
     return [item.get("id") for item in items if isinstance(item, dict)]
 
 
-def stream(app, token: str, path: str, body: dict) -> _sse.StreamResult:
-    return _sse.read_stream(_Authed(app, token), path, body, timeout=TIMEOUT_S)
+def stream(app, token: str, path: str, body: dict) -> sse.StreamResult:
+    return sse.read_stream(AuthedApp(app, token), path, body, timeout=TIMEOUT_S)
 
 
-def stream_ok(app, token: str, path: str, body: dict) -> _sse.StreamResult:
+def stream_ok(app, token: str, path: str, body: dict) -> sse.StreamResult:
     result = stream(app, token, path, body)
     check(
         result.status == 200 and result.is_sse,
@@ -147,70 +156,6 @@ def stream_ok(app, token: str, path: str, body: dict) -> _sse.StreamResult:
     check(result.tokens, f"POST {path} sent no token events")
     check(result.of_type("done"), f"POST {path} sent no done event after its tokens")
     return result
-
-
-def ok_generations(sim) -> list[dict]:
-    return [e for e in generations(sim) if e.get("outcome") == "ok"]
-
-
-def openapi(app) -> dict:
-    r = app.get("/openapi.json", timeout=TIMEOUT_S)
-    check(r.status_code == 200, f"GET /openapi.json answered {r.status_code}: {short(r.text)}")
-    data = json_of(r)
-    check(isinstance(data, dict) and isinstance(data.get("paths"), dict), "GET /openapi.json is not an OpenAPI document")
-    return data
-
-
-def deref(doc: dict, node: object) -> dict:
-    for _ in range(10):
-        if not isinstance(node, dict) or "$ref" not in node:
-            break
-        ref = node["$ref"]
-        if not isinstance(ref, str) or not ref.startswith("#/"):
-            return {}
-        target: object = doc
-        for part in ref[2:].split("/"):
-            target = target.get(part) if isinstance(target, dict) else None
-        node = target
-    return node if isinstance(node, dict) else {}
-
-
-def schema_has_error_shape(doc: dict, schema: object) -> bool:
-    """Whether a response schema is the one error body: an object with an ``error`` object."""
-    schema = deref(doc, schema)
-    error = deref(doc, (schema.get("properties") or {}).get("error"))
-    props = error.get("properties") or {}
-    return all(k in props for k in ("type", "message", "request_id"))
-
-
-def example_of(doc: dict, media: object) -> bool:
-    """Whether a media type object shows an example (its own, or its schema's)."""
-    if not isinstance(media, dict):
-        return False
-    if media.get("example") is not None or media.get("examples"):
-        return True
-    schema = deref(doc, media.get("schema"))
-    return bool(schema.get("example") is not None or schema.get("examples"))
-
-
-def same_route(a: str, b: str) -> bool:
-    """Paths equal up to the names of their parameters (``{id}`` == ``{conversation_id}``)."""
-    return re.sub(r"\{[^}]*\}", "{}", a) == re.sub(r"\{[^}]*\}", "{}", b)
-
-
-def operation(doc: dict, method: str, path: str) -> dict | None:
-    for p, item in doc["paths"].items():
-        if same_route(p, path) and isinstance(item, dict) and isinstance(item.get(method.lower()), dict):
-            return item[method.lower()]
-    return None
-
-
-def bearer_schemes(doc: dict) -> set[str]:
-    schemes = (doc.get("components") or {}).get("securitySchemes") or {}
-    return {
-        name for name, s in schemes.items()
-        if isinstance(s, dict) and s.get("type") == "http" and str(s.get("scheme", "")).lower() == "bearer"
-    }
 
 
 def components_section(text: str) -> str | None:
@@ -240,7 +185,7 @@ def test_providers(app, sim):
     _, token = user_token(app)
     r = app.get("/v1/models", headers=bearer(token), timeout=TIMEOUT_S)
     check(r.status_code == 200, f"GET /v1/models with a valid token answered {r.status_code}: {short(r.text)}")
-    listed = {m.get("id") for m in (json_of(r) or {}).get("data") or [] if isinstance(m, dict)}
+    listed = {m.get("id") for m in (json_or_none(r) or {}).get("data") or [] if isinstance(m, dict)}
     missing = [m for m in PROVIDER_OF if m not in listed]
     check(not missing, f"GET /v1/models does not list {', '.join(missing)}: with all three keys set, offer every provider's model")
     for model, provider in PROVIDER_OF.items():
@@ -253,7 +198,7 @@ def test_providers(app, sim):
             f"POST {CHAT} with model {model} was answered by {entries[-1].get('provider') if entries else 'no provider'}; "
             f"expected {provider}",
         )
-        body = json_of(r) or {}
+        body = json_or_none(r) or {}
         check(
             body.get("provider") == provider and body.get("fallback") is False,
             f"POST {CHAT} with model {model} answered provider {body.get('provider')!r}, fallback "
@@ -277,7 +222,7 @@ def test_providers(app, sim):
         f"with Anthropic always overloaded, the provider calls were {calls}; expected {expected}: "
         f"{ATTEMPTS} attempts on the requested model (RETRY_ATTEMPTS), then its first fallback ({FIRST_FALLBACK})",
     )
-    body = json_of(r) or {}
+    body = json_or_none(r) or {}
     check(
         body.get("fallback") is True and body.get("provider") == "openai" and body.get("requested_model") == PRIMARY,
         f"a reply from the fallback answered fallback={body.get('fallback')!r}, provider={body.get('provider')!r}, "
@@ -299,7 +244,7 @@ def test_sync_stream(app, sim):
     check(r.status_code == 200, f"POST {CHAT} answered {r.status_code}: {short(r.text)}")
     entries = ok_generations(sim)
     check(entries, f"POST {CHAT} answered without a provider being called")
-    check((json_of(r) or {}).get("content") == entries[-1].get("reply"), f"POST {CHAT} did not answer the provider's reply")
+    check((json_or_none(r) or {}).get("content") == entries[-1].get("reply"), f"POST {CHAT} did not answer the provider's reply")
     result = stream_ok(app, token, STREAM, {"message": f"Stream {nonce()}"})
     check(
         result.text == ok_generations(sim)[-1].get("reply"),
@@ -397,7 +342,7 @@ def test_tiers(start_app, sim):
     )
     value = r.headers.get("retry-after", "")
     check(value.isdigit() and int(value) > 0, f"the 429 has Retry-After {value or '(none)'!r}; expected a number of seconds")
-    problem = error_shape_problem(r)
+    problem = error_body_problem(r)
     check(problem is None, f"the 429: {problem}")
     check(not generations(sim), "a request answered 429 still called the provider")
     r = chat(second, token)
@@ -406,7 +351,7 @@ def test_tiers(start_app, sim):
     r = chat(first, other)
     check(r.status_code == 200, f"another free user got {r.status_code}: the limit must be per user (the token's sub)")
     _, premium = user_token(first, "premium")
-    got = p5.budget(first, premium, "a premium user", most=PREMIUM + 3)
+    got = budget(first, premium, "a premium user", most=PREMIUM + 3)
     check(
         got == PREMIUM,
         f"with RATE_LIMIT_PREMIUM={PREMIUM}/minute a premium user got {got} requests before a 429; expected {PREMIUM}",
@@ -508,7 +453,7 @@ def test_retries(app, sim):
         "neither retry it nor fall back",
     )
     check(r.status_code == 502, f"a 400 from the provider answered {r.status_code}; expected 502")
-    problem = error_shape_problem(r)
+    problem = error_body_problem(r)
     check(problem is None, f"a provider's 400: {problem}")
 
 
@@ -520,8 +465,8 @@ def test_retries(app, sim):
     "goes to the provider as x-request-id, from every endpoint, conversations included.",
 )
 def test_logging(app, sim):
-    p5.test_request_id_logs(app, sim)
-    p5.test_request_id_upstream(app, sim)
+    check_request_id_logs(app, sim)
+    check_request_id_upstream(app, sim)
     _, token = user_token(app)
     cid = create(app, bearer(token), "no system prompt")["id"]
     rid = "trace-" + secrets.token_hex(8)
@@ -545,7 +490,7 @@ def test_logging(app, sim):
 )
 def test_no_secrets(app, sim):
     _, token = user_token(app)
-    stolen = jwt.encode({"sub": p5.user_id(), "tier": "premium", "exp": int(time.time()) + 600}, "z" * 40, algorithm="HS256")
+    stolen = jwt.encode({"sub": user_id(), "tier": "premium", "exp": int(time.time()) + 600}, "z" * 40, algorithm="HS256")
     responses = [chat(app, token)]
     cid = create(app, bearer(token), "no system prompt")["id"]
     responses.append(app.post(f"{CONVS}/{cid}/messages", json={"content": "hi"}, headers=bearer(token), timeout=TIMEOUT_S))
@@ -582,7 +527,7 @@ def test_no_secrets(app, sim):
     "conversations live there) and checks JWT_SECRET, and answers 503 with the reason otherwise.",
 )
 def test_health(app, start_app):
-    p5.test_health_ready(app, start_app)
+    check_health_ready(app, start_app)
 
 
 @criterion(
@@ -688,7 +633,7 @@ FUZZ_SEED = 20261126
     "(redis-cli ping) and a volume: everything the service needs to run.",
 )
 def test_compose(project):
-    p5.test_compose_redis(project)
+    check_compose_redis(project)
     example = project.read(".env.example") or ""
     names = set(re.findall(r"^\s*#?\s*([A-Z][A-Z0-9_]*)=", example, re.M))
     missing = [v for v in ("STORE", "HISTORY_TOKEN_BUDGET") if v not in names]
@@ -710,8 +655,8 @@ def test_readme(project, app):
     check(section is not None, "README.md has no `## Components` section")
     subs = subsections(section)
     missing, thin, no_why = [], [], []
-    for name, keys in COMPONENTS.items():
-        found = [(title, body) for title, body in subs if any(k in title.lower() for k in keys)]
+    for name, words in COMPONENTS.items():
+        found = [(title, body) for title, body in subs if any(w in title.lower() for w in words)]
         if not found:
             missing.append(name)
             continue
@@ -762,16 +707,16 @@ def test_debug_logs(project, app, sim):
     sim.clear_requests()
     sim.add_fault(provider="*", kind="http", status=529)
     try:
-        r, lines = p5.request_window(app, lambda: chat(app, token))
+        r, lines = request_window(app, lambda: chat(app, token))
     finally:
         sim.clear_faults()
     calls = generations(sim)
     check(r.status_code == 502, f"with every provider overloaded, POST {CHAT} answered {r.status_code}; expected 502")
-    body = json_of(r)
+    body = json_or_none(r)
     rid = (body.get("error") or {}).get("request_id") if isinstance(body, dict) else None
     check(rid and rid == r.headers.get("x-request-id"), "the 502's error.request_id is not its X-Request-ID header")
     mine = [json_line(line) or {} for line in lines if rid in line]
-    access = [d for d in mine if p5.is_access_line(d, "POST", CHAT, 502)]
+    access = [d for d in mine if is_access_line(d, "POST", CHAT, 502)]
     check(access, f"no log line of request {rid} has its method, path, status (502) and duration")
     others = [d for d in mine if d not in access]
     check(
@@ -796,7 +741,7 @@ def test_extend(app, sim):
     user, token = user_token(app)
     r = app.get(USAGE, headers=bearer(token), timeout=TIMEOUT_S)
     check(r.status_code == 200, f"GET {USAGE} answered {r.status_code}: {short(r.text)}")
-    before = json_of(r) or {}
+    before = json_or_none(r) or {}
     check(
         before.get("requests") == 0 and before.get("user") == user,
         f"GET {USAGE} for a new user answered {short(r.text)}; expected user {user!r} and 0 requests",
@@ -813,7 +758,7 @@ def test_extend(app, sim):
         "output_tokens": sum(e.get("output_tokens") or 0 for e in entries),
     }
     r = app.get(USAGE, headers=bearer(token), timeout=TIMEOUT_S)
-    data = json_of(r) or {}
+    data = json_or_none(r) or {}
     check(
         data.get("requests") == len(entries),
         f"after {len(entries)} model calls (sync, stream, conversation, streamed conversation), GET {USAGE} says "
@@ -825,7 +770,7 @@ def test_extend(app, sim):
     )
     _, other = user_token(app)
     r = app.get(USAGE, headers=bearer(other), timeout=TIMEOUT_S)
-    check((json_of(r) or {}).get("requests") == 0, f"another user's GET {USAGE} answered {short(r.text)}: usage is per user")
+    check((json_or_none(r) or {}).get("requests") == 0, f"another user's GET {USAGE} answered {short(r.text)}: usage is per user")
 
 
 @criterion(

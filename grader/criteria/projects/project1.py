@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import json
 import re
+from urllib.parse import urlsplit
 
-from grader.criteria import _static as st
+from grader.checks import compose, dockerfile, files
+from grader.checks.curl import curl_commands, curl_request
+from grader.checks.files import StaticError, as_check
+from grader.checks.http import json_or_none, short
+from grader.checks.openapi import model_schema
+from grader.checks.quizzes import check_quiz_file
 from grader.criterion import check, criterion
-from grader.quiz import QuizError, check_quiz
 
 HEALTH = 'FastAPI app with `/health` endpoint returning `{"status": "ok"}`'
 ECHO = "`/echo` POST endpoint that returns the input message"
@@ -42,7 +47,7 @@ def _dockerfile(project) -> str:
     text = project.read("Dockerfile")
     check(text is not None, "there is no Dockerfile in the project folder")
     check(
-        st.parse_dockerfile(text),
+        dockerfile.parse_dockerfile(text),
         "the Dockerfile has no instructions yet (only comments)",
     )
     return text
@@ -54,8 +59,8 @@ def _dockerfile(project) -> str:
 def test_health(app):
     r = app.get("/health")
     check(r.status_code == 200, f"GET /health answered {r.status_code}; expected 200")
-    body = st.json_or_none(r)
-    check(body == {"status": "ok"}, f"GET /health returned {st.short(r.text)!r}; expected {{\"status\": \"ok\"}}")
+    body = json_or_none(r)
+    check(body == {"status": "ok"}, f"GET /health returned {short(r.text)!r}; expected {{\"status\": \"ok\"}}")
 
 
 @criterion(
@@ -70,8 +75,8 @@ def test_echo(app):
             r.status_code == 200,
             f"POST /echo with {{\"message\": {message!r}}} answered {r.status_code}; expected 200",
         )
-        body = st.json_or_none(r)
-        check(isinstance(body, dict) and "message" in body, f"POST /echo returned {st.short(r.text)!r}; expected a JSON object with \"message\"")
+        body = json_or_none(r)
+        check(isinstance(body, dict) and "message" in body, f"POST /echo returned {short(r.text)!r}; expected a JSON object with \"message\"")
         check(
             body["message"] == message,
             f"POST /echo returned message {body['message']!r} for {message!r}; it must come back unchanged",
@@ -107,16 +112,6 @@ def test_echo_validation(app):
     )
 
 
-def _schema_of(spec: dict, media: dict | None) -> tuple[str | None, dict | None]:
-    """(model name, schema) behind an OpenAPI media type object when it is a $ref."""
-    schema = (media or {}).get("schema") or {}
-    ref = schema.get("$ref", "")
-    if not ref.startswith("#/components/schemas/"):
-        return None, None
-    name = ref.rsplit("/", 1)[-1]
-    return name, spec.get("components", {}).get("schemas", {}).get(name)
-
-
 @criterion(
     "p1.openapi-models",
     MODELS,
@@ -126,12 +121,12 @@ def _schema_of(spec: dict, media: dict | None) -> tuple[str | None, dict | None]
 def test_openapi_models(app):
     r = app.get("/openapi.json")
     check(r.status_code == 200, f"GET /openapi.json answered {r.status_code}; expected 200")
-    spec = st.json_or_none(r)
+    spec = json_or_none(r)
     check(isinstance(spec, dict), "GET /openapi.json did not return a JSON document")
     operation = spec.get("paths", {}).get("/echo", {}).get("post")
     check(operation is not None, "/openapi.json has no POST /echo operation")
     media = operation.get("requestBody", {}).get("content", {}).get("application/json")
-    name, schema = _schema_of(spec, media)
+    name, schema = model_schema(spec, media)
     check(
         schema is not None,
         "POST /echo's request body is not a Pydantic model in /openapi.json: take an EchoRequest parameter",
@@ -146,7 +141,7 @@ def test_openapi_models(app):
         "model's field so the rules show in /docs",
     )
     ok = operation.get("responses", {}).get("200", {}).get("content", {}).get("application/json")
-    out_name, out_schema = _schema_of(spec, ok)
+    out_name, out_schema = model_schema(spec, ok)
     check(
         out_schema is not None,
         "POST /echo's 200 response has no model in /openapi.json: declare response_model=EchoResponse",
@@ -160,7 +155,7 @@ def test_openapi_models(app):
 @criterion("p1.dockerfile-lint", DOCKERFILE, hint="Run `hadolint Dockerfile` and fix each finding it reports.")
 def test_dockerfile_lint(project, hadolint):
     text = _dockerfile(project)
-    check(st.instructions(text, "FROM"), "the Dockerfile has no FROM instruction")
+    check(dockerfile.instructions(text, "FROM"), "the Dockerfile has no FROM instruction")
     findings = hadolint(project.path("Dockerfile"))
     check(
         not findings,
@@ -176,7 +171,7 @@ def test_dockerfile_lint(project, hadolint):
     "before the code is copied, a non-root USER, EXPOSE.",
 )
 def test_dockerfile_practice(project):
-    problems = st.dockerfile_practice_problems(_dockerfile(project), PORT)
+    problems = dockerfile.dockerfile_practice_problems(_dockerfile(project), PORT)
     check(not problems, "; ".join(problems[:2]))
 
 
@@ -188,7 +183,7 @@ def test_dockerfile_practice(project):
 )
 def test_image_command(project, run_command):
     text = _dockerfile(project)
-    cmd = st.run(st.server_command, text)
+    cmd = as_check(dockerfile.server_command, text)
     check(not cmd.problems, "; ".join(cmd.problems))
     check(cmd.app == "app.main:app", f"CMD serves {cmd.app!r}; the app object is app.main:app")
     check(
@@ -197,13 +192,13 @@ def test_image_command(project, run_command):
         "reachable only from the container itself, so the published port would never reach /docs; "
         "use --host 0.0.0.0",
     )
-    exposed = st.exposed_ports(text)
+    exposed = dockerfile.exposed_ports(text)
     check(
         cmd.port in exposed,
         f"CMD listens on port {cmd.port} but the Dockerfile EXPOSEs {exposed or 'no port'}",
     )
     # The image's command, run natively with the port substituted.
-    running = run_command(st.native_argv(cmd))
+    running = run_command(dockerfile.native_argv(cmd))
     r = running.get("/docs")
     check(
         r.status_code == 200 and "swagger-ui" in r.text.lower(),
@@ -218,14 +213,13 @@ def test_image_command(project, run_command):
     "the Dockerfile EXPOSEs).",
 )
 def test_compose(project):
-    name, data = st.run(st.load_compose, project.root)
+    name, data = as_check(compose.load_compose, project.root)
     services = data["services"]
-    built = {n: s for n, s in services.items() if isinstance(s, dict) and st.built_here(s)}
+    built = {n: s for n, s in services.items() if isinstance(s, dict) and compose.built_here(s)}
     check(built, f"no service in {name} is built from this folder (build: .)")
-    dockerfile = project.read("Dockerfile") or ""
-    container_ports = st.exposed_ports(dockerfile) or [PORT]
+    container_ports = dockerfile.exposed_ports(project.read("Dockerfile") or "") or [PORT]
     for service_name, service in built.items():
-        published = [host for host, container in st.port_mappings(service) if container in container_ports]
+        published = [host for host, container in compose.port_mappings(service) if container in container_ports]
         check(
             published and all(published),
             f"service {service_name!r} does not publish container port {container_ports[0]} "
@@ -242,7 +236,7 @@ def test_compose(project):
 def test_requirements(project):
     text = project.read("requirements.txt")
     check(text is not None, "there is no requirements.txt")
-    reqs = st.parse_requirements(text)
+    reqs = files.parse_requirements(text)
     check(reqs, "requirements.txt lists no packages yet")
     unpinned = [r.text for r in reqs if not r.spec.startswith("==")]
     check(
@@ -251,11 +245,11 @@ def test_requirements(project):
         "build installs the same thing",
     )
     listed = {r.name for r in reqs}
-    imports = st.run(st.third_party_imports, project.root)
+    imports = as_check(files.third_party_imports, project.root)
     missing = [
         f"{module} (imported in {where})"
         for module, where in imports.items()
-        if not (st.distributions_for(module) & listed)
+        if not (files.distributions_for(module) & listed)
     ]
     check(not missing, f"requirements.txt does not list: {', '.join(missing)}")
     check("uvicorn" in listed, "requirements.txt does not list uvicorn, the server the image runs")
@@ -283,14 +277,14 @@ def test_readme(project):
     check("/docs" in text, "README.md does not point readers to the interactive docs at /docs")
     # Instructions are only instructions if they work with the project's files.
     try:
-        name, data = st.load_compose(project.root)
-    except st.StaticError as exc:
+        name, data = compose.load_compose(project.root)
+    except StaticError as exc:
         check(False, f"README.md's `docker compose up` instructions cannot work yet: {exc}")
     published = {
         host
         for service in data["services"].values()
         if isinstance(service, dict)
-        for host, _ in st.port_mappings(service)
+        for host, _ in compose.port_mappings(service)
         if host
     }
     check(published, f"README.md says `docker compose up` serves the API, but {name} publishes no port")
@@ -303,26 +297,8 @@ def test_readme(project):
     )
 
 
-def _request_of(argv: list[str]) -> tuple[str, str, str | None]:
-    """(method, path, body) of a curl command."""
-    method, url, body = "GET", "", None
-    i = 1
-    while i < len(argv):
-        token = argv[i]
-        if token in ("-X", "--request") and i + 1 < len(argv):
-            method = argv[i + 1].upper()
-            i += 1
-        elif token in ("-d", "--data", "--data-raw", "--json") and i + 1 < len(argv):
-            body = argv[i + 1]
-            method = "POST" if method == "GET" else method
-            i += 1
-        elif token in ("-H", "--header") and i + 1 < len(argv):
-            i += 1
-        elif token.startswith("http"):
-            url = token
-        i += 1
-    path = "/" + url.split("://", 1)[-1].split("/", 1)[-1] if "://" in url else url
-    return method, path, body
+def _path(request: dict) -> str:
+    return urlsplit(request["url"] or "").path
 
 
 @criterion(
@@ -332,12 +308,12 @@ def _request_of(argv: list[str]) -> tuple[str, str, str | None]:
 )
 def test_requests(project, app):
     text = project.read("README.md") or ""
-    examples = [_request_of(argv) for argv in st.curl_commands(text)]
-    health = [e for e in examples if e[0] == "GET" and e[1] == "/health"]
-    echo = [e for e in examples if e[0] == "POST" and e[1] == "/echo" and e[2]]
+    examples = [curl_request(argv) for argv in curl_commands(text)]
+    health = [e for e in examples if e["method"] == "GET" and _path(e) == "/health"]
+    echo = [(e["method"], _path(e), e["body"]) for e in examples if e["method"] == "POST" and _path(e) == "/echo" and e["body"]]
     check(health and echo, "README.md has no curl example for GET /health and POST /echo")
     r = app.get("/health")
-    check(r.status_code == 200 and isinstance(st.json_or_none(r), dict), f"README.md's `curl .../health` got {r.status_code} {st.short(r.text)!r}")
+    check(r.status_code == 200 and isinstance(json_or_none(r), dict), f"README.md's `curl .../health` got {r.status_code} {short(r.text)!r}")
     for _, path, body in echo:
         r = app.post(path, content=body.encode(), headers={"content-type": "application/json"})
         try:
@@ -346,10 +322,10 @@ def test_requests(project, app):
             continue  # not a JSON example
         if not (isinstance(sent, dict) and sent.get("message")):
             continue  # the example of a rejected body
-        answer = st.json_or_none(r)
+        answer = json_or_none(r)
         check(
             r.status_code == 200 and isinstance(answer, dict) and answer.get("message") == sent["message"],
-            f"README.md's `curl -X POST .../echo -d '{st.short(body, 60)}'` got {r.status_code} {st.short(r.text)!r}",
+            f"README.md's `curl -X POST .../echo -d '{short(body, 60)}'` got {r.status_code} {short(r.text)!r}",
         )
 
 
@@ -361,8 +337,4 @@ def test_requests(project, app):
     hint="Answer every question in quiz.yaml: replace `answer: null` with a letter, e.g. `answer: b`.",
 )
 def test_quiz_dockerfile(project):
-    try:
-        result = check_quiz(project.path("quiz.yaml"), QUIZ)
-    except QuizError as exc:
-        check(False, str(exc))
-    check(result.ok, result.message())
+    check_quiz_file(project, QUIZ)
