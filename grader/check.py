@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 
 from grader.results import RunResult
-from grader.targets import Target, TargetError, get_target, resolve_path
+from grader.targets import CRITERIA_DIR, Target, TargetError, get_target, resolve_path
 
 DEFAULT_CHECK_TIMEOUT_S = 60
-CRITERIA_DIR = Path(__file__).parent / "criteria"
 
 
 def run_check(
@@ -61,7 +60,7 @@ def _run_project(tgt: Target, folder: Path, *, only: list[str] | None, verbose: 
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # only what the grader asks for
     try:
         with contextlib.ExitStack() as stack:
-            session = GradingSession(tgt.name, folder, stack, needs_redis=tgt.needs_redis)
+            session = GradingSession(tgt.name, folder, stack, needs_redis=tgt.needs_redis, quiz=tgt.quiz)
             plugin = GraderPlugin(session, only=only)
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
                 code = pytest.main(args, plugins=[plugin])

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from grader import status
+from grader.criterion import criteria_in
 from grader.targets import TARGETS, TargetError, course_root, get_target
 
 FORMATS = ("text", "json", "junit", "markdown")
@@ -26,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="grader", description="Check your course work against the checklist.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("list", help="targets and their last status")
+    sub.add_parser("list", help="targets in the recommended order, and their last status")
 
     c = sub.add_parser("check", help="grade a project or section")
     c.add_argument("target", help="project1 … project7, section1.1 … section6.2, or all")
@@ -53,9 +54,7 @@ def criteria_of(target_name: str):
     tgt = get_target(target_name)
     if not tgt.built:
         raise TargetError(f"{tgt.name} ({tgt.title}) has no grader criteria yet; it is not built")
-    module = importlib.import_module(tgt.criteria_module)
-    found = [getattr(f, "criterion", None) for f in vars(module).values()]
-    return tgt, [c for c in found if c is not None]
+    return tgt, criteria_in(importlib.import_module(tgt.criteria_module))
 
 
 def cmd_list(args) -> int:

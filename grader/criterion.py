@@ -1,6 +1,7 @@
 """How a criterion is declared: a pytest test tied to a stable id and a checklist item.
 
-Criteria live in ``grader/criteria/<target>.py``. The grader runs them with pytest
+Criteria live in the module ``grader/course.toml`` names for each target
+(``grader/criteria/projects/project4.py``). The grader runs them with pytest
 in its own process; the learner's code only ever runs in a separate process, so a
 learner cannot change a criterion by editing their project.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 
 import pytest
 
@@ -38,3 +40,12 @@ def criterion(id: str, item: str, *, hint: str) -> Callable:  # noqa: A002 - "id
         return pytest.mark.criterion(id)(func)
 
     return mark
+
+
+def criteria_in(module: ModuleType) -> list[Criterion]:
+    """The criteria a criteria module declares, in the order they are written.
+
+    By type, not by attribute name: a module also holds the ``criterion`` decorator itself.
+    """
+    found = [getattr(f, "criterion", None) for f in vars(module).values() if callable(f)]
+    return [c for c in found if isinstance(c, Criterion)]

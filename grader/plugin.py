@@ -31,8 +31,9 @@ SKIP_DIRS = {".venv", "venv", "__pycache__", ".git", ".pytest_cache", ".ruff_cac
 class ProjectFiles:
     """Read-only view of the graded project folder."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, quiz: str | None = None) -> None:
         self.root = Path(root)
+        self.quiz = quiz  # the quiz file course.toml names for the target
 
     def path(self, rel: str) -> Path:
         return self.root / rel
@@ -59,10 +60,16 @@ class GradingSession:
     """State shared by the criteria of one run (created by grader.check)."""
 
     def __init__(
-        self, target: str, project_dir: Path, exit_stack: contextlib.ExitStack, needs_redis: bool = False
+        self,
+        target: str,
+        project_dir: Path,
+        exit_stack: contextlib.ExitStack,
+        needs_redis: bool = False,
+        quiz: str | None = None,
     ) -> None:
         self.target = target
         self.needs_redis = needs_redis
+        self.quiz = quiz
         self.project_dir = Path(project_dir)
         self._stack = exit_stack
         self._sim = None
@@ -164,7 +171,7 @@ class GraderPlugin:
     # -- fixtures ---------------------------------------------------------------------------------
     @pytest.fixture
     def project(self) -> ProjectFiles:
-        return ProjectFiles(self.session.project_dir)
+        return ProjectFiles(self.session.project_dir, self.session.quiz)
 
     @pytest.fixture
     def sim(self):
@@ -298,8 +305,8 @@ def _selected(crit_id: str, patterns: list[str]) -> bool:
 
 
 def _criterion_of(item) -> Criterion | None:
-    func = getattr(item, "function", None)
-    return getattr(func, "criterion", None)
+    found = getattr(getattr(item, "function", None), "criterion", None)
+    return found if isinstance(found, Criterion) else None
 
 
 def _classify(excinfo, when: str) -> tuple[str, str]:

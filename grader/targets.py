@@ -1,10 +1,16 @@
-"""The grader's targets: seven projects and twenty notebook sections."""
+"""The grader's targets, read from the course index ``grader/course.toml``."""
 
 from __future__ import annotations
 
 import os
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+COURSE_INDEX = Path(__file__).parent / "course.toml"
+CRITERIA_DIR = Path(__file__).parent / "criteria"
+KINDS = ("project", "section")
+SERVICES = ("redis", "browser", "docker")
 
 
 class TargetError(Exception):
@@ -17,68 +23,56 @@ class Target:
     kind: str  # project | section
     rel_path: str  # below lessons/ or solutions/
     title: str
+    criteria: str = ""  # module below grader.criteria: projects.project4, sections.section2_1
     criteria_path: Path | None = None  # tests point a target at criteria of their own
-    needs_redis: bool = False  # the app gets REDIS_URL (DESIGN's storage rule)
+    needs: tuple[str, ...] = ()  # services its criteria use (SERVICES)
+    quiz: str | None = None  # a project's quiz file, relative to its folder
+    prepares_for: str | None = None
 
     @property
     def criteria_module(self) -> str:
-        package = "grader.criteria.sections." if self.kind == "section" else "grader.criteria."
-        return package + self.name.replace(".", "_")
+        return "grader.criteria." + self.criteria
 
     @property
     def criteria_file(self) -> Path:
         if self.criteria_path is not None:
             return self.criteria_path
-        folder = Path(__file__).parent / "criteria" / ("sections" if self.kind == "section" else "")
-        return folder / (self.name.replace(".", "_") + ".py")
+        return CRITERIA_DIR.joinpath(*self.criteria.split(".")).with_suffix(".py")
 
     @property
     def built(self) -> bool:
         """A target is available once its criteria module exists."""
         return self.criteria_file.is_file()
 
+    @property
+    def needs_redis(self) -> bool:
+        """The app gets REDIS_URL (see grader.services for where the Redis comes from)."""
+        return "redis" in self.needs
 
-_PROJECTS = [
-    ("01_fastapi_hello", "FastAPI Hello World (Dockerized)"),
-    ("02_single_provider_chat", "Single Provider Chat API"),
-    ("03_multi_provider_chat", "Multi-Provider Chat with LiteLLM"),
-    ("04_streaming_chat", "Streaming Chat API"),
-    ("05_production_chat", "Production-Ready Chat Backend"),
-    ("06_chat_with_history", "Chat with Conversation History"),
-    ("07_genai_backend_capstone", "Capstone - Complete GenAI Backend"),
-]
 
-_SECTIONS = [
-    ("01_fastapi_fundamentals", "1.1_http_rest_basics", "HTTP & REST API Basics"),
-    ("01_fastapi_fundamentals", "1.2_fastapi_core_concepts", "FastAPI Core Concepts"),
-    ("01_fastapi_fundamentals", "1.3_pydantic_models", "Pydantic Models & Validation"),
-    ("01_fastapi_fundamentals", "1.4_dependency_injection", "Dependency Injection"),
-    ("02_async_programming", "2.1_python_async_fundamentals", "Python Async Fundamentals"),
-    ("02_async_programming", "2.2_async_http_clients", "Async HTTP Clients (httpx)"),
-    ("02_async_programming", "2.3_fastapi_async_patterns", "FastAPI Async Patterns"),
-    ("03_llm_providers", "3.1_anthropic_sdk", "Anthropic Claude SDK"),
-    ("03_llm_providers", "3.2_openai_sdk", "OpenAI SDK"),
-    ("03_llm_providers", "3.3_litellm", "LiteLLM (Multi-Provider Abstraction)"),
-    ("03_llm_providers", "3.4_openrouter", "OpenRouter Integration"),
-    ("04_streaming", "4.1_sse_fundamentals", "Server-Sent Events (SSE) Fundamentals"),
-    ("04_streaming", "4.2_llm_token_streaming", "Implementing LLM Token Streaming"),
-    ("04_streaming", "4.3_websocket_basics", "WebSocket Basics"),
-    ("05_production_patterns", "5.1_auth", "Authentication & Authorization"),
-    ("05_production_patterns", "5.2_rate_limiting", "Rate Limiting"),
-    ("05_production_patterns", "5.3_errors_and_retries", "Error Handling & Retries"),
-    ("05_production_patterns", "5.4_logging_observability", "Logging & Observability"),
-    ("06_docker", "6.1_docker_fundamentals", "Docker Fundamentals"),
-    ("06_docker", "6.2_docker_compose", "Docker Compose for Multi-Service Apps"),
-]
+def load_course(path: Path = COURSE_INDEX) -> dict[str, Target]:
+    """Every target of the course index, in its (the recommended learning) order."""
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    targets: dict[str, Target] = {}
+    for entry in data.get("target", []):
+        tgt = Target(
+            name=entry["name"],
+            kind=entry["kind"],
+            rel_path=entry["folder"],
+            title=entry["title"],
+            criteria=entry["criteria"],
+            needs=tuple(entry.get("needs", ())),
+            quiz=entry.get("quiz"),
+            prepares_for=entry.get("prepares_for"),
+        )
+        unknown = set(tgt.needs) - set(SERVICES)
+        if tgt.kind not in KINDS or unknown or tgt.name in targets:
+            raise ValueError(f"{path.name}: target {tgt.name!r} has a bad kind, needs or a duplicate name")
+        targets[tgt.name] = tgt
+    return targets
 
-TARGETS: dict[str, Target] = {}
-for _n, (_folder, _title) in enumerate(_PROJECTS, start=1):
-    TARGETS[f"project{_n}"] = Target(
-        f"project{_n}", "project", f"projects/{_folder}", _title, needs_redis=_n >= 5
-    )
-for _folder, _stem, _title in _SECTIONS:
-    _id = _stem.split("_", 1)[0]
-    TARGETS[f"section{_id}"] = Target(f"section{_id}", "section", f"{_folder}/{_stem}.ipynb", _title)
+
+TARGETS: dict[str, Target] = load_course()
 
 
 def get_target(name: str) -> Target:
