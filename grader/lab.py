@@ -8,7 +8,7 @@ its command (docker/Dockerfile), so the two behave alike:
 - Every kernel and terminal inherits an environment that points the real SDKs at llmsim,
   unless a real key for that provider is configured (in the environment or in ``.env`` at the
   course root), which then wins for that provider.
-- Redis, by the rule in DESIGN: ``REDIS_URL`` when set; otherwise a ``redis-server`` on PATH on
+- Redis, by the grader's rule (grader.services): ``REDIS_URL`` when set; otherwise a ``redis-server`` on PATH on
   a free port; otherwise fakeredis's TCP server. Kernels get ``REDIS_URL``.
 - It says what it uses, prints JupyterLab's URL once the server answers, and Ctrl-C (or
   SIGTERM, as ``docker stop`` sends) stops everything it started.

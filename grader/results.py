@@ -1,4 +1,4 @@
-"""The one result contract (DESIGN: JSON output of ``grader check``)."""
+"""The one result contract (``grader check --format json``; README.md, "The grader")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The services a graded app is wired to: an llmsim of the run's own, and Redis.
 
-Storage rule (DESIGN): ``REDIS_URL`` when set; otherwise a ``redis-server`` on PATH started
+Storage rule (README.md, "The grader"): ``REDIS_URL`` when set; otherwise a ``redis-server`` on PATH started
 on a free port; otherwise fakeredis's TCP server. Whatever is used is said in the output.
 """
 

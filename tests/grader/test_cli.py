@@ -51,8 +51,10 @@ def test_list_names_every_target():
     proc = grader("list")
     assert proc.returncode == 0, proc.stderr
     names = [line.split()[0] for line in proc.stdout.splitlines()]
-    assert names[:7] == [f"project{n}" for n in range(1, 8)]
-    assert len(names) == 27 and "section6.2" in names
+    # the syllabus's recommended order: Section 1, Project 1, Section 6, 3.1, Project 2, ...
+    assert names[:9] == [*(f"section1.{n}" for n in range(1, 5)), "project1", "section6.1", "section6.2", "section3.1", "project2"]
+    assert [n for n in names if n.startswith("project")] == [f"project{n}" for n in range(1, 8)]
+    assert len(names) == 27 and names[-1] == "project7"
 
 
 def test_hint_lists_criteria_without_running_anything():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.criteria import _sse
+from grader.checks import sse
 from grader.release import render_tree
 
 SOLUTION = Path(__file__).resolve().parents[2] / "solutions" / "projects" / "04_streaming_chat"
@@ -25,7 +25,7 @@ GOOD = (
 
 
 def parse_in_pieces(raw: bytes, size: int) -> list:
-    parser = _sse.StrictParser()
+    parser = sse.StrictParser()
     for start in range(0, len(raw), size):
         parser.feed(raw[start : start + size])
     parser.close()
@@ -56,7 +56,7 @@ def test_parser_reads_a_valid_stream_cut_anywhere(size, newline):
     ],
 )
 def test_parser_rejects_what_is_not_the_course_format(raw, problem):
-    with pytest.raises(_sse.SSEFormatError, match=problem):
+    with pytest.raises(sse.SSEFormatError, match=problem):
         parse_in_pieces(raw, 5)
 
 

@@ -1,4 +1,4 @@
-"""grader.criteria._schemathesis.fuzz_api: no problem on the project 5 solution, each problem
+"""grader.checks.fuzzing.fuzz_api: no problem on the project 5 solution, each problem
 of a deliberately broken app named with its method and path, and an error (never an
 exception, never a hang) when there is nothing to fuzz."""
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from grader.criteria._schemathesis import _curl, _problems, fuzz_api
+from grader.checks.fuzzing import _curl, _problems, fuzz_api
 from grader.plugin import GradingSession
 from grader.runner import RunningApp, free_port
 

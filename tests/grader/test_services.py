@@ -1,4 +1,4 @@
-"""DESIGN's storage rule, last resort: fakeredis must run what the projects need of Redis.
+"""The storage rule's last resort (grader.services): fakeredis must run what the projects need of Redis.
 
 Each check runs in a fresh interpreter: fakeredis's threaded server is then what a laptop
 without Redis gets, free of whatever the rest of the suite left in this process.

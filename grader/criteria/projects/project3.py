@@ -449,7 +449,7 @@ def _fail_over(app, sim, down: str) -> tuple[dict, dict]:
     "p3.fallback",
     FALLBACK,
     hint="Give the Router fallbacks=[{model: [other models...]}, ...] for every model (README.md, "
-    "\"Fallbacks\"), and map LiteLLM's exceptions to DESIGN's error body (502 when all fail).",
+    "\"Fallbacks\"), and map LiteLLM's exceptions to the README's error body (502 when all fail).",
 )
 def test_fallback(app, sim):
     for down in ("anthropic", "openai", "openrouter"):

@@ -52,7 +52,7 @@ LIMITS = {"RATE_LIMIT_FREE": f"{FREE}/minute", "RATE_LIMIT_PREMIUM": f"{PREMIUM}
 # -- endpoints and auth ---------------------------------------------------------------------------
 
 @criterion(
-    "endpoints",
+    "p5.endpoints",
     ENDPOINTS,
     hint="Keep Project 4's POST /v1/chat, POST /v1/chat/stream and GET /v1/models, now with a "
     "`user: CurrentUser` dependency: a request with a valid bearer token must work as before.",
@@ -86,7 +86,7 @@ def test_endpoints(app, sim):
 
 
 @criterion(
-    "jwt-auth",
+    "p5.jwt-auth",
     JWT_AUTH,
     hint="jwt.decode(token, JWT_SECRET, algorithms=[\"HS256\"], options={\"require\": [\"exp\", \"sub\"]}); "
     "any failure (no header, malformed, tampered, expired, alg none, wrong secret, no exp) raises "
@@ -100,7 +100,7 @@ def test_jwt_auth(app, sim):
 
 
 @criterion(
-    "reject-unauthenticated",
+    "p5.reject-unauthenticated",
     REJECT,
     hint="Every /v1 endpoint takes the auth dependency (`user: CurrentUser`): without a valid "
     "bearer token it answers 401 before anything else runs, and no provider is called.",
@@ -124,7 +124,7 @@ def test_reject_unauthenticated(app, sim):
 # -- rate limits ----------------------------------------------------------------------------------
 
 @criterion(
-    "rate-limit-tiers",
+    "p5.rate-limit-tiers",
     TIERS,
     hint="Key the limit by the verified user (the token's sub), and give each tier its limit from "
     "RATE_LIMIT_FREE / RATE_LIMIT_PREMIUM: @limiter.shared_limit(limit_for_key, scope=...), where "
@@ -149,7 +149,7 @@ def test_rate_limit_tiers(app):
 
 
 @criterion(
-    "rate-limit-redis",
+    "p5.rate-limit-redis",
     REDIS,
     hint="Limiter(key_func=..., storage_uri=REDIS_URL): the counters live in Redis, so two app "
     "processes share one budget per user and a restart forgets nothing (memory:// gives each "
@@ -180,7 +180,7 @@ def test_rate_limit_redis(start_app):
 
 
 @criterion(
-    "rate-limit-429",
+    "p5.rate-limit-429",
     LIMITS_WORK,
     hint="Over the limit: 429, a Retry-After header (seconds), the one error body, and no provider "
     "call (the limit is checked before the endpoint runs).",
@@ -208,7 +208,7 @@ def test_rate_limit_429(app, sim):
 # -- retries --------------------------------------------------------------------------------------
 
 @criterion(
-    "retries",
+    "p5.retries",
     RETRIES,
     hint="Wrap the provider call in tenacity: stop_after_attempt(RETRY_ATTEMPTS), "
     "wait_exponential(RETRY_BASE_S ...), retry only on transient errors (429, 5xx, timeouts, "
@@ -254,7 +254,7 @@ def test_retries(app, sim):
 
 
 @criterion(
-    "retry-recovers",
+    "p5.retry-recovers",
     RETRY_WORKS,
     hint="A transient provider failure (a 529 overload) is retried by your policy and the client "
     "gets the reply: 200, not 502.",
@@ -276,7 +276,7 @@ def test_retry_recovers(app, sim):
 # -- logs and request ids -------------------------------------------------------------------------
 
 @criterion(
-    "request-id-logs",
+    "p5.request-id-logs",
     LOGGING,
     hint="A middleware takes X-Request-ID (or makes one), binds it with "
     "structlog.contextvars.bind_contextvars(request_id=...), sets it on the response, and logs "
@@ -287,7 +287,7 @@ def test_request_id_logs(app, sim):
 
 
 @criterion(
-    "request-id-upstream",
+    "p5.request-id-upstream",
     TRACE,
     hint="Pass the request id to the provider call: router.acompletion(..., extra_headers="
     "{\"x-request-id\": request_id}), so the provider's logs can be joined with yours.",
@@ -299,7 +299,7 @@ def test_request_id_upstream(app, sim):
 # -- health, errors, compose ----------------------------------------------------------------------
 
 @criterion(
-    "health-ready",
+    "p5.health-ready",
     HEALTH,
     hint="/health answers 200 while the process is up; /ready pings Redis (and checks the "
     "configuration) and answers 503 with the reason when something is not usable.",
@@ -309,7 +309,7 @@ def test_health_ready(app, start_app):
 
 
 @criterion(
-    "errors",
+    "p5.errors",
     ERRORS,
     hint="Every failure answers the one error body {\"error\": {type, message, request_id}}: "
     "no stack trace, no secret, and never a token (not in the body, not in the log).",
@@ -341,7 +341,7 @@ def test_errors(app, sim):
 
 
 @criterion(
-    "compose-redis",
+    "p5.compose-redis",
     COMPOSE,
     hint="docker-compose.yml: a redis service with a healthcheck (redis-cli ping); the app with "
     "env_file: .env, REDIS_URL=redis://redis:6379/0 and depends_on: redis: condition: "
