@@ -82,3 +82,16 @@ def started(start_app, env: dict, name: str, what: str):
         return start_app(env=env, name=name)
     except CheckError as exc:
         check(False, f"the app does not start {what}: {short(str(exc).splitlines()[-1], 200)}")
+
+
+def listed_ids(app, user: str | dict[str, str]) -> list[str]:
+    """The ids GET /v1/conversations lists for ``user``."""
+    r = app.get("/v1/conversations", headers=as_user(user), timeout=CHAT_TIMEOUT_S)
+    check(r.status_code == 200, f"GET /v1/conversations answered {r.status_code}; expected 200: {short(r.text)}")
+    data = json_or_none(r)
+    items = data.get("data") if isinstance(data, dict) else None
+    check(
+        isinstance(items, list),
+        f'GET /v1/conversations answered {short(r.text)}; expected {{"object": "list", "data": [...]}}',
+    )
+    return [item.get("id") for item in items if isinstance(item, dict)]

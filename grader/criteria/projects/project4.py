@@ -1,7 +1,7 @@
 """Project 4: Streaming Chat API.
 
 The app runs as ``uvicorn app.main:app`` against the run's llmsim. Streams are read as
-they arrive, with a strict SSE parser (``_sse``), and timed: llmsim is slowed to one token
+they arrive, with a strict SSE parser (``grader.checks.sse``), and timed: llmsim is slowed to one token
 every few tens of milliseconds, so a reply sent in one piece is told from a stream by when
 its first event arrives. llmsim's journal shows what happened upstream: which provider
 streamed, how many tokens, and whether the stream was cancelled when the client left. The
@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 from grader.checks import sse
 from grader.checks.curl import curl_commands, curl_request
-from grader.checks.http import error_body_problem, json_or_none, nonce, short
+from grader.checks.http import FRESH, error_body_problem, json_or_none, nonce, short
 from grader.checks.journal import answered, describe, generations
 from grader.checks.models import MODELS, matches_model, name_of_entry
 from grader.checks.quizzes import check_quiz_file
@@ -164,7 +164,7 @@ def test_stream_endpoint(app, sim):
 
 
 def post(app, body: dict):
-    return app.post(STREAM, json=body, timeout=TIMEOUT_S, headers={"Connection": "close"})
+    return app.post(STREAM, json=body, timeout=TIMEOUT_S, headers=FRESH)
 
 
 @criterion(

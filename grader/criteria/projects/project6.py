@@ -17,6 +17,7 @@ from grader.checks.conversations import (
     CHAT_TIMEOUT_S,
     as_user,
     create,
+    listed_ids,
     new_user,
     read,
     send,
@@ -26,6 +27,7 @@ from grader.checks.conversations import (
 from grader.checks.files import StaticError
 from grader.checks.http import FRESH, error_body_problem, json_or_none, nonce, short
 from grader.checks.journal import generations, sent_messages, sent_system
+from grader.checks.models import DEFAULT_MODEL
 from grader.checks.quizzes import check_quiz_file
 from grader.criterion import check, criterion
 from grader.runner import free_port
@@ -40,7 +42,6 @@ MULTI_TURN = "Multi-turn conversations maintain context"
 COST = "Understands how conversation history affects tokens/cost"
 MEMORY = "Can implement basic memory management"
 
-DEFAULT_MODEL = "claude-haiku-4-5"
 # The budget the memory-management check runs the app with, and its tolerance for a
 # tokenizer that counts a little differently from llmsim's.
 BUDGET = 260
@@ -63,18 +64,6 @@ QUIZ = {
 
 def roles(messages: list[tuple[str, str]]) -> str:
     return ", ".join(role for role, _ in messages) or "none"
-
-
-def listed_ids(app, user: str) -> list[str]:
-    r = app.get("/v1/conversations", headers=as_user(user), timeout=CHAT_TIMEOUT_S)
-    check(r.status_code == 200, f"GET /v1/conversations answered {r.status_code}; expected 200: {short(r.text)}")
-    data = json_or_none(r)
-    items = data.get("data") if isinstance(data, dict) else data
-    check(
-        isinstance(items, list),
-        f'GET /v1/conversations answered {short(r.text)}; expected {{"object": "list", "data": [...]}}',
-    )
-    return [item.get("id") for item in items if isinstance(item, dict)]
 
 
 def last_generation(sim, after: int = 0) -> dict:

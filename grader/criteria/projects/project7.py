@@ -20,7 +20,7 @@ import jwt
 
 from grader.checks import sse
 from grader.checks.auth import AuthedApp, bad_tokens, bearer, budget, chat, check_401, mint, user_id
-from grader.checks.conversations import create, read, send, started, stored
+from grader.checks.conversations import create, listed_ids, read, send, started, stored
 from grader.checks.fuzzing import fuzz_api
 from grader.checks.http import error_body_problem, json_or_none, nonce, short
 from grader.checks.journal import generations, ok_generations, sent_messages, sent_system
@@ -130,15 +130,6 @@ QUIZ_NEXT = {
 def user_token(app, tier: str = "premium") -> tuple[str, str]:
     sub = user_id()
     return sub, mint(app, sub, tier=tier)
-
-
-def listed_ids(app, token: str) -> list[str]:
-    r = app.get(CONVS, headers=bearer(token), timeout=TIMEOUT_S)
-    check(r.status_code == 200, f"GET {CONVS} answered {r.status_code}; expected 200: {short(r.text)}")
-    data = json_or_none(r)
-    items = data.get("data") if isinstance(data, dict) else None
-    check(isinstance(items, list), f'GET {CONVS} answered {short(r.text)}; expected {{"object": "list", "data": [...]}}')
-    return [item.get("id") for item in items if isinstance(item, dict)]
 
 
 def stream(app, token: str, path: str, body: dict) -> sse.StreamResult:
@@ -381,8 +372,8 @@ def test_conversations(start_app, app, sim):
     expected = [("user", first), ("assistant", one["content"]), ("user", second)]
     check(sent == expected, f"turn 2's provider request carried {short(sent, 200)}; expected the whole conversation: {short(expected, 200)}")
     check(system in sent_system(entries[-1]), "turn 2's provider request did not carry the conversation's system prompt")
-    check(cid in listed_ids(app, a_token), f"GET {CONVS} does not list the caller's conversation")
-    check(cid not in listed_ids(app, b_token), f"GET {CONVS} lists another user's conversation: list only the caller's")
+    check(cid in listed_ids(app, bearer(a_token)), f"GET {CONVS} does not list the caller's conversation")
+    check(cid not in listed_ids(app, bearer(b_token)), f"GET {CONVS} lists another user's conversation: list only the caller's")
     sim.clear_requests()
     for method, path, body in (
         ("GET", f"{CONVS}/{cid}", None),
@@ -408,7 +399,7 @@ def test_conversations(start_app, app, sim):
     check(r.status_code in (200, 204), f"DELETE {CONVS}/{{id}} by its owner answered {r.status_code}: {short(r.text)}")
     r = app.get(f"{CONVS}/{cid}", headers=bearer(a_token), timeout=TIMEOUT_S)
     check(r.status_code == 404, f"GET {CONVS}/{{id}} after DELETE answered {r.status_code}; expected 404")
-    check(cid not in listed_ids(app, a_token), f"GET {CONVS} still lists a deleted conversation")
+    check(cid not in listed_ids(app, bearer(a_token)), f"GET {CONVS} still lists a deleted conversation")
 
 
 @criterion(
