@@ -43,9 +43,14 @@ def criterion(id: str, item: str, *, hint: str) -> Callable:  # noqa: A002 - "id
 
 
 def criteria_in(module: ModuleType) -> list[Criterion]:
-    """The criteria a criteria module declares, in the order they are written.
+    """The criteria a criteria module declares, in the order they are written, each once.
 
     By type, not by attribute name: a module also holds the ``criterion`` decorator itself.
+    A section's quiz object carries a ``criterion`` too.
     """
-    found = [getattr(f, "criterion", None) for f in vars(module).values() if callable(f)]
-    return [c for c in found if isinstance(c, Criterion)]
+    found: dict[str, Criterion] = {}
+    for value in vars(module).values():
+        crit = getattr(value, "criterion", None)
+        if isinstance(crit, Criterion):
+            found.setdefault(crit.id, crit)
+    return list(found.values())
