@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from grader.targets import TARGETS
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -42,7 +44,10 @@ def test_cannot_run_is_exit_2_with_one_line(args, says):
 
 
 def test_unbuilt_targets_say_so():
-    proc = grader("check", "section6.2")
+    unbuilt = [name for name, target in TARGETS.items() if not target.built]
+    if not unbuilt:
+        pytest.skip("every target of course.toml is built")
+    proc = grader("check", unbuilt[0])
     assert proc.returncode == 2
     assert "not built" in proc.stderr
 
