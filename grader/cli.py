@@ -1,4 +1,4 @@
-"""The ``grader`` command line: list, check, hint, release.
+"""The ``grader`` command line: list, check, hint, release, coverage.
 
 Exit status: 0 every criterion passed; 1 some failed; 2 the grader could not run; 3 nothing
 failed but some checks were skipped (--docker where no Docker engine answers).
@@ -44,6 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     h = sub.add_parser("hint", help="show the hints for a target, or for one criterion")
     h.add_argument("target")
     h.add_argument("criterion", nargs="?")
+
+    v = sub.add_parser("coverage", help="(course authors) where each syllabus item is taught and checked")
+    v.add_argument("--format", choices=("text", "markdown", "json"), default="text")
 
     r = sub.add_parser("release", help="(course authors) regenerate lessons/ from solutions/")
     r.add_argument("--check", action="store_true", help="fail if lessons/ is out of date; change nothing")
@@ -139,6 +142,13 @@ def cmd_release(args) -> int:
     return 0
 
 
+def cmd_coverage(args) -> int:
+    from grader.coverage import coverage, render
+
+    print(render(coverage(course_root()), args.format), end="")
+    return 0
+
+
 def _terminate(signum, frame):
     raise KeyboardInterrupt  # run the same clean-up as Ctrl-C
 
@@ -146,7 +156,8 @@ def _terminate(signum, frame):
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
-    commands = {"list": cmd_list, "check": cmd_check, "hint": cmd_hint, "release": cmd_release}
+    commands = {"list": cmd_list, "check": cmd_check, "hint": cmd_hint, "release": cmd_release,
+                "coverage": cmd_coverage}
     try:
         return commands[args.command](args)
     except TargetError as exc:
