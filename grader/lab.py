@@ -103,6 +103,8 @@ def lab_env(sim_url: str, base: dict[str, str]) -> tuple[dict[str, str], list[st
         env[url_var] = sim_url + suffix
         said.append(f"{name}: llmsim at {sim_url + suffix}")
     env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    # LiteLLM fetches some tokenizers (Llama's) from Hugging Face and retries for 20+ s offline
+    env.setdefault("HF_HUB_OFFLINE", "1")
     env["LLMSIM_URL"] = sim_url
     return env, said
 

@@ -201,6 +201,7 @@ def _point_sdks_at(url: str) -> None:
         os.environ.setdefault(key_var, f"sk-llmsim-{name}-offline")
         os.environ.setdefault(url_var, url + suffix)
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no tokenizer downloads: see grader.lab
 
 
 def sim(*, reset: bool = False) -> Any:

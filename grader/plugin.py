@@ -117,6 +117,7 @@ class GradingSession:
             "ANTHROPIC_MAX_RETRIES": "0",
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
             "LITELLM_OFFLINE_MODE": "true",
+            "HF_HUB_OFFLINE": "1",  # LiteLLM would try to fetch a Llama tokenizer
             "LOG_LEVEL": "info",
         }
         if self.needs_redis:

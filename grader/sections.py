@@ -150,7 +150,7 @@ def kernel_env(sim_url: str, redis_url: str | None, sections_dir: Path | None) -
         ANTHROPIC_BASE_URL=sim_url, OPENAI_BASE_URL=sim_url + "/v1", OPENROUTER_API_BASE=sim_url + "/api/v1",
         ANTHROPIC_API_KEY="sk-ant-llmsim-grader", OPENAI_API_KEY="sk-llmsim-grader",
         OPENROUTER_API_KEY="sk-or-llmsim-grader", LLMSIM_URL=sim_url, LITELLM_LOCAL_MODEL_COST_MAP="True",
-        PYTHONUNBUFFERED="1", PYDEVD_DISABLE_FILE_VALIDATION="1",
+        HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1", PYDEVD_DISABLE_FILE_VALIDATION="1",
     )
     env[ex_mod.SECTIONS_DIR_ENV] = str(sections_dir) if sections_dir else ""
     env["GRADER_GRADING"] = "1"

@@ -22,6 +22,7 @@ def test_offline_by_default_every_provider_points_at_llmsim():
     for key in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENROUTER_API_KEY"):
         assert env[key].startswith("sk-llmsim-")
     assert env["LITELLM_LOCAL_MODEL_COST_MAP"] == "True"
+    assert env["HF_HUB_OFFLINE"] == "1"  # LiteLLM would try to download a Llama tokenizer
     assert said == [
         f"anthropic: llmsim at {SIM}",
         f"openai: llmsim at {SIM}/v1",
