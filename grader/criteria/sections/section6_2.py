@@ -19,18 +19,12 @@ from urllib.parse import urlsplit
 from grader.criterion import check
 from grader.exercise import exercise, section_quiz
 
-_GRADER = Path(__file__).resolve().parents[2]
-# The vendored schema moves into the grader package; the old place is the fallback.
-_SCHEMA_PLACES = (
-    _GRADER / "data" / "compose_spec" / "compose-spec.json",
-    _GRADER.parent / "tests" / "lab" / "compose_spec" / "compose-spec.json",
-)
+_SCHEMA = Path(__file__).resolve().parents[2] / "data" / "compose_spec" / "compose-spec.json"
 
 
 def schema_path() -> Path:
-    for place in _SCHEMA_PLACES:
-        if place.is_file():
-            return place
+    if _SCHEMA.is_file():
+        return _SCHEMA
     raise FileNotFoundError("the Compose Specification schema is missing from the grader (reinstall the course)")
 
 
