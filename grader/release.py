@@ -123,11 +123,11 @@ def _sources(src_dir: Path) -> list[Path]:
         p for p in src_dir.rglob("*")
         if p.is_file() and not (set(p.relative_to(src_dir).parts) & IGNORED)
     ]
-    ignored = _git_ignored(src_dir, found)
+    ignored = git_ignored(src_dir, found)
     return sorted(p for p in found if p not in ignored)
 
 
-def _git_ignored(folder: Path, paths: list[Path]) -> set[Path]:
+def git_ignored(folder: Path, paths: list[Path]) -> set[Path]:
     """The paths git's ignore rules exclude, when ``folder`` is in a git work tree.
 
     Running a notebook writes files next to it (the app a Docker lesson packages, say) that a
