@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test venv lint release release-check bench clean
+.PHONY: lab test venv lint release release-check bench mutation clean
 
 # The environment is rebuilt only when the pinned requirements or the project change.
 $(STAMP): requirements.txt pyproject.toml
@@ -37,5 +37,15 @@ release-check: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/llmsim_bench.py
 
+## make mutation: how many mutants of each solution the grader kills (a benchmark, not in CI)
+MUTATION_VENV := .venv-mutation
+$(MUTATION_VENV)/.installed: bench/requirements-mutation.txt
+	test -x $(MUTATION_VENV)/bin/python || $(PYTHON) -m venv $(MUTATION_VENV)
+	$(MUTATION_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements-mutation.txt
+	touch $@
+
+mutation: $(STAMP) $(MUTATION_VENV)/.installed
+	nice -n 10 $(BIN)/python bench/mutation.py $(MUTATION_ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .grader
+	rm -rf $(VENV) .venv-mutation .pytest_cache .ruff_cache .grader

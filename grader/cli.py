@@ -75,7 +75,7 @@ def cmd_list(args) -> int:
 
 def cmd_check(args) -> int:
     from grader.check import run_check
-    from grader.report import render
+    from grader.report import clean, render
 
     names = [n for n, t in TARGETS.items() if t.built] if args.target == "all" else [args.target]
     if not names:
@@ -91,14 +91,18 @@ def cmd_check(args) -> int:
             status.save(course_root(), result)
     colour = args.output is None and sys.stdout.isatty() and "NO_COLOR" not in os.environ
     if args.format == "json" and len(results) > 1:
-        text = json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False)
+        text = json.dumps([clean(r).to_dict() for r in results], indent=2, ensure_ascii=False)
     else:
         text = "\n\n".join(render(r, args.format, colour) for r in results)
     if args.output:
-        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        # backslashreplace: the report is escaped already (report.clean); this is a last guard
+        Path(args.output).write_text(text + "\n", encoding="utf-8", errors="backslashreplace")
         print(f"wrote {args.output}", file=sys.stderr)
     else:
-        print(text)
+        try:
+            print(text)
+        except BrokenPipeError:  # `grader check … | head`: the verdict is still the exit status
+            _quiet_stdout()
     return exit_status(results)
 
 
@@ -149,26 +153,71 @@ def cmd_coverage(args) -> int:
     return 0
 
 
+_stopped_by: list[str] = []
+
+
 def _terminate(signum, frame):
-    raise KeyboardInterrupt  # run the same clean-up as Ctrl-C
+    # a closed terminal (SIGHUP) or `kill` (SIGTERM): the same clean-up as Ctrl-C, once; a second
+    # signal must not cut the clean-up short (the reaper's parent-death signal is the backstop)
+    _stopped_by.append(signal.Signals(signum).name)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def _become_subreaper() -> None:
+    """Linux: orphans of processes we started (an app whose reaper was killed) come to us, not
+    to init, so the last sweep can still end them. Elsewhere a no-op."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def _say(text: str) -> None:
+    with contextlib.suppress(OSError, ValueError):  # after SIGHUP the terminal may be gone
+        print(text, file=sys.stderr)
+
+
+def _quiet_stdout() -> None:
+    """The reader of our stdout has gone (`grader list | head -1`): send the rest, and the
+    flush at exit, to /dev/null, so Python prints no BrokenPipeError of its own."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show ✓ gets \u2713, not an error
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
     args = _parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGHUP, _terminate)
+    _stopped_by.clear()
+    if args.command == "check":
+        _become_subreaper()
     commands = {"list": cmd_list, "check": cmd_check, "hint": cmd_hint, "release": cmd_release,
                 "coverage": cmd_coverage}
     try:
         return commands[args.command](args)
     except TargetError as exc:
-        print(f"grader: {exc}", file=sys.stderr)
+        _say(f"grader: {exc}")
         return 2
+    except BrokenPipeError:
+        _quiet_stdout()
+        return 141  # what a shell reports for a command ended by SIGPIPE
     except KeyboardInterrupt:
-        print("grader: interrupted; every process it started has been stopped", file=sys.stderr)
+        how = f"stopped by {_stopped_by[0]}" if _stopped_by else "interrupted"
+        _say(f"grader: {how}; every process it started has been stopped")
         return 130
     except Exception as exc:  # the grader never shows its own traceback to a learner
-        print(f"grader: could not run: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        _say(f"grader: could not run: {exc.__class__.__name__}: {exc}")
         return 2
+    finally:
+        if "grader.runner" in sys.modules:  # any app process left, wherever it went
+            sys.modules["grader.runner"].stop_all()
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ text, normalised (case, backticks, punctuation, whitespace), never by hand-kept 
 - taught: a markdown heading of the section's notebook (solutions/) or of the project's README
   contains the item's text; or ``TAUGHT_AS`` names the heading that teaches it under other words.
 - checked: a criterion (exercise, project criterion, project quiz) of the same target has the
-  item's text as its ``item``; or a section quiz question listed in ``QUIZ_QUESTIONS`` asks it.
+  item's text as its ``item``; or a section quiz question names it as its ``item``.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ TAUGHT_AS: dict[tuple[str, str], str] = {
     ("project4", "Can see tokens appear one by one"): "Test it with curl",
     ("project4", "Understands SSE message format"): "Events",
     ("project4", "Can test streaming with curl"): "Test it with curl",
+    ("project4", "Knows difference between SSE and WebSocket"): "SSE or WebSocket?",
     ("project5", "All endpoints from previous projects"): "API",
     ("project5", "JWT authentication"): "Authentication (JWT)",
     ("project5", "Rate limiting (different tiers)"): "Rate limits (SlowAPI on Redis)",
@@ -109,14 +110,6 @@ TAUGHT_AS: dict[tuple[str, str], str] = {
     ("project7", "Can debug issues using logs"): "Debugging with the logs",
     ("project7", "Can extend with new features"): "Extending it",
     ("project7", "Ready to build on this for RAG/agents"): "Extending it",
-}
-
-# Section quiz questions that ask a "Can explain / Can describe" item: question id -> item text.
-QUIZ_QUESTIONS: dict[str, str] = {
-    "1.1.get-vs-post": "Can explain the difference between GET and POST",
-    "1.1.401-403-404": "Can describe what a 401 vs 403 vs 404 error means",
-    "1.1.path-query-body": "Can explain path parameters vs query parameters vs request body",
-    "1.1.restful": "Can describe what makes an API \"RESTful\"",
 }
 
 # A section quiz's own ``item`` summarises the section's questions instead of naming one item:
@@ -202,10 +195,18 @@ def _checks(tgt: Target) -> list[tuple[str, str]]:
         return []
     module = importlib.import_module(tgt.criteria_module)
     found = [(c.id, c.item) for c in criteria_in(module)]
+    # an exercise's ``also``: further items of its section that its check asserts too
+    seen: set[str] = set()
+    for value in vars(module).values():
+        ex = getattr(value, "exercise", None)
+        if ex is not None and getattr(ex, "id", None) not in seen and getattr(ex, "also", ()):
+            seen.add(ex.id)
+            found.extend((ex.id, text) for text in ex.also)
+    # a quiz question that asks one item says so with its own "item"
     quiz = getattr(module, "_SECTION_QUIZ", None)
     for q in quiz.questions if quiz is not None else ():
-        if q["id"] in QUIZ_QUESTIONS:
-            found.append((q["id"], QUIZ_QUESTIONS[q["id"]]))
+        if q.get("item"):
+            found.append((f"{quiz.id}/{q['id']}", q["item"]))
     return found
 
 

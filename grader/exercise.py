@@ -66,6 +66,7 @@ class Exercise:
     func: Callable[..., Any]
     timeout: float | None = None
     needs_docker: bool = False  # run only by `grader check … --docker`, against a real engine
+    also: tuple[str, ...] = ()  # further checklist items of the section the check really asserts
 
     @property
     def section(self) -> str:
@@ -154,13 +155,17 @@ class Outcome:
 
 
 def exercise(id: str, item: str, *, uses: Iterable[str] = (), hint: str = "",  # noqa: A002 - the contract's word
-             timeout: float | None = None, needs_docker: bool = False) -> Callable:
-    """Mark ``func`` as the hidden check of exercise ``id``; it receives the ``uses`` objects."""
+             timeout: float | None = None, needs_docker: bool = False, also: Iterable[str] = ()) -> Callable:
+    """Mark ``func`` as the hidden check of exercise ``id``; it receives the ``uses`` objects.
+
+    ``item`` is the checklist item the criterion reports; ``also`` lists further items of the same
+    section (verbatim) whose behaviour the check asserts too — `grader coverage` counts them.
+    """
     section_key(id)  # a malformed id fails when the module is imported, not when a learner runs it
 
     def mark(func: Callable) -> Callable:
         func.exercise = Exercise(id=id, item=item, uses=tuple(uses), hint=hint, func=func, timeout=timeout,
-                                 needs_docker=needs_docker)
+                                 needs_docker=needs_docker, also=tuple(also))
         func.criterion = Criterion(id=id, item=item, hint=hint)  # what `grader hint` lists
         return func
 
@@ -168,7 +173,8 @@ def exercise(id: str, item: str, *, uses: Iterable[str] = (), hint: str = "",  #
 
 
 def section_quiz(section: str, *, item: str, questions: list[dict], hint: str = "") -> SectionQuiz:
-    """Declare a section's quiz: each question has id, question, choices, answer_hash, explanation."""
+    """Declare a section's quiz: each question has id, question, choices, answer_hash, explanation,
+    and optionally item: the checklist item of this section it asks (`grader coverage` counts it)."""
     key = section_key(section)
     seen: set[str] = set()
     for n, q in enumerate(questions, start=1):

@@ -22,6 +22,8 @@ from pathlib import Path
 import pytest
 
 from grader.criterion import CheckError, Criterion
+from grader.leaks import LeakWatch, summary
+from grader.learner_files import learner_root
 from grader.results import ERROR, FAIL, PASS, CriterionResult
 from grader.runner import AppStartError, RunningApp
 
@@ -32,7 +34,7 @@ class ProjectFiles:
     """Read-only view of the graded project folder."""
 
     def __init__(self, root: Path, quiz: str | None = None) -> None:
-        self.root = Path(root)
+        self.root = learner_root(root)  # reads below it are size-capped and regular files only
         self.quiz = quiz  # the quiz file course.toml names for the target
 
     def path(self, rel: str) -> Path:
@@ -81,9 +83,17 @@ class GradingSession:
             "OPENROUTER_API_KEY": "sk-or-llmsim-" + _secrets.token_hex(16),
             "JWT_SECRET": _secrets.token_hex(32),
         }
+        self.leaks = LeakWatch(self.secrets)
         self.app: RunningApp | None = None
         self.app_error: str | None = None
         self.apps_started = 0
+        self.apps: list[RunningApp] = []
+        self.time_limit_s: float | None = None  # for the whole target (grader.check sets it)
+        self.deadline: float | None = None
+
+    def waiting_for(self) -> str:
+        """The app request in flight ('GET /x, waiting 9.0 s'), or ''."""
+        return next((w for w in (a.waiting_for() for a in reversed(self.apps)) if w), "")
 
     # -- services, started on first use -------------------------------------------------------
     @property
@@ -135,8 +145,10 @@ class GradingSession:
             name=name,
             ready_path=ready_path,
         )
+        app.watch = self.leaks
         self._stack.callback(app.close)
         self.apps_started += 1
+        self.apps.append(app)
         return app
 
     def shared_app(self) -> RunningApp:
@@ -168,6 +180,8 @@ class GraderPlugin:
         self.order: list[str] = []
         self.collect_errors: list[str] = []
         self.log_mark = 0
+        self._first_shown: dict[str, str] = {}  # a long message -> the criterion that shows it in full
+        session.leaks.on_finding = self._leaked
 
     # -- fixtures ---------------------------------------------------------------------------------
     @pytest.fixture
@@ -272,13 +286,62 @@ class GraderPlugin:
             return
         excinfo = call.excinfo
         res.status, res.message = _classify(excinfo, report.when)
+        if excinfo is not None and excinfo.typename == "Failed" and "Timeout" in str(excinfo.value):
+            res.message = self._timeout_message()
+        res.message = self.session.leaks.redact(res.message)  # a log tail may quote a secret
         if res.status == FAIL:
             raised = self._app_exception()
             if raised:  # the learner's own error is the most useful thing to show
                 res.message += f" (your app raised {raised})"
+        if "\n" in res.message:  # e.g. a start-up error with the app's log: in full once per run
+            first = self._first_shown.setdefault(res.message, crit.id)
+            if first != crit.id:
+                res.message = res.message.splitlines()[0].rstrip(" :") + f" (the app's output is shown under [{first}])"
 
+    def _leaked(self, finding) -> None:
+        """A secret in a response or log line: a run-level failure, whichever check was running.
+        Logs are read when each app is closed, after pytest for the shared app: check.py reads
+        ``results`` after that, so this result is in the report either way."""
+        if LEAK_ID not in self.results:
+            self.order.append(LEAK_ID)
+            self.results[LEAK_ID] = CriterionResult(LEAK_ID, LEAK_TITLE, FAIL, "", LEAK_HINT)
+        self.results[LEAK_ID].message = summary(self.session.leaks.findings)
+
+    def pytest_runtest_logfinish(self, nodeid, location) -> None:
+        self.session.leaks.current = None
+
+    def _timeout_message(self) -> str:
+        session = self.session
+        waiting = session.waiting_for()
+        slow = f"; the app had not answered {waiting}" if waiting else ""
+        if session.deadline is not None and time.monotonic() >= session.deadline - 0.5:
+            return (f"the time limit for all of {session.target} ({session.time_limit_s:g} s, "
+                    f"GRADER_TARGET_TIMEOUT_S) ran out during this check{slow}")
+        return f"the check did not finish in time (the app may hang){slow}"
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        # the per-check timeout (pytest-timeout, which reads this marker) never runs past the target's limit
+        if self.session.deadline is not None:
+            remaining = self.session.deadline - time.monotonic()
+            own = item.get_closest_marker("timeout")  # a criterion may set its own
+            per_check = float((own.args[0] if own.args else own.kwargs.get("timeout")) or 0) if own else \
+                float(item.config.getini("timeout") or 0)
+            if remaining > 0 and (not per_check or remaining < per_check):
+                item.add_marker(pytest.mark.timeout(max(remaining, 0.1)), append=False)  # first: it wins
+        yield
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item) -> None:
-        app = self.session.app
+        session = self.session
+        crit = _criterion_of(item)
+        session.leaks.current = crit.id if crit else None
+        for app in session.apps:
+            app.current = None
+        if session.deadline is not None and time.monotonic() >= session.deadline:
+            raise CheckError(f"not run: the time limit for all of {session.target} ({session.time_limit_s:g} s, "
+                             "GRADER_TARGET_TIMEOUT_S) ran out before this check")
+        app = session.app
         self.log_mark = len(app.logs()) if app is not None else 0
 
     def _app_exception(self) -> str | None:
@@ -295,6 +358,11 @@ class GraderPlugin:
                 return found[-1][:160] if found else None
             time.sleep(0.02)
 
+
+LEAK_ID = "run.no-secret-leak"
+LEAK_TITLE = "No secret (a provider API key or JWT_SECRET) in any response or log line of the app"
+LEAK_HINT = ("Never return, log or print a key or the JWT secret, whole, encoded or in pieces: log the "
+             "model and provider, not the settings object; return a generic error, not the exception.")
 
 # The last line of a Python traceback: "NotImplementedError: TODO ..." or "KeyError: 'x'".
 _EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b(: .*)?$")

@@ -52,7 +52,7 @@ def normalize_answer(value: object) -> str | None:
 
 
 def load_quiz(path: Path | str) -> list[Question]:
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)  # a LearnerPath keeps its size cap
     name = path.name
     try:
         text = path.read_text(encoding="utf-8")

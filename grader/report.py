@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 
 from grader.results import FAIL, PASS, SKIP, RunResult
 
@@ -14,7 +16,33 @@ _RESET, _DIM, _BOLD = "\033[0m", "\033[2m", "\033[1m"
 
 def render(result: RunResult, fmt: str, colour: bool = False) -> str:
     return {"text": to_text, "json": to_json, "junit": to_junit, "markdown": to_markdown}[fmt](
-        result, colour
+        clean(result), colour
+    )
+
+
+# Lone surrogates (a file name that is not UTF-8, decoded with surrogateescape) cannot be written
+# as UTF-8, and control characters are not allowed in XML or safe on a terminal.
+_UNSAFE = re.compile(r"[\ud800-\udfff\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _escape(match: re.Match) -> str:
+    code = ord(match.group(0))
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def clean_text(text: str) -> str:
+    """``text`` with the bytes of a non-UTF-8 name as ``\\xff`` and control characters escaped."""
+    return _UNSAFE.sub(_escape, text) if isinstance(text, str) else text
+
+
+def clean(result: RunResult) -> RunResult:
+    """A copy of ``result`` that every format can write, whatever bytes the learner's files hold."""
+    return replace(
+        result,
+        path=clean_text(result.path),
+        notes=[clean_text(n) for n in result.notes],
+        criteria=[replace(c, **{k: clean_text(getattr(c, k)) for k in ("id", "title", "message", "hint")})
+                  for c in result.criteria],
     )
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import exercise as ex_mod
+from grader.learner_files import LearnerFileError, check_readable
 from grader.results import ERROR, FAIL, PASS, CriterionResult, RunResult
 from grader.targets import Target, TargetError
 
@@ -109,7 +110,10 @@ def read_notebook(path: Path) -> Any:
     nbformat = _nbformat()
 
     try:
+        check_readable(path, path.name)  # parsed in the grader's process: a capped size
         text = path.read_text(encoding="utf-8")
+    except LearnerFileError as exc:
+        raise TargetError(str(exc)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise TargetError(f"{path.name} cannot be read: {exc.__class__.__name__}") from None
     try:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from grader.runner import free_port
+from grader.runner import free_port, spawn, wrapped
 
 
 class ServiceError(Exception):
@@ -54,8 +54,9 @@ def redis_service() -> Iterator[RedisService]:
     server = shutil.which("redis-server")
     if server:
         port = free_port()
-        proc = subprocess.Popen(
-            [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        # under the reaper: it ends with us even when we are killed (SIGKILL, a closed terminal)
+        proc = spawn(
+            wrapped([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,

@@ -106,7 +106,10 @@ def resolve_path(target: Target, *, solutions: bool = False, path: str | Path | 
         if not found.exists():
             raise TargetError(f"{target.name}: {found} does not exist")
         return found
-    given = Path(path).expanduser().resolve()
+    try:
+        given = Path(path).expanduser().resolve()
+    except (RuntimeError, OSError):  # RuntimeError: a symlink loop (Python < 3.13)
+        raise TargetError(f"--path {path}: a symbolic link that loops (it points back to itself)") from None
     if not given.exists():
         raise TargetError(f"--path {path}: no such folder")
     # Accept the project folder itself, or a course/learner tree that contains it.

@@ -120,6 +120,15 @@ def copy_sources(instr: Instruction) -> list[str]:
     return operands[:-1]
 
 
+# ENV/ARG names that say they hold a secret: their values are stored in the image's layers.
+SECRET_NAME = re.compile(r"API_?KEY|SECRET|TOKEN|PASSW|CREDENTIAL", re.I)
+
+
+def copies_dotenv(instr: Instruction) -> bool:
+    """Whether a COPY/ADD names a .env file (the keys) as one of its sources."""
+    return any(src.rstrip("/").endswith(".env") for src in copy_sources(instr))
+
+
 def env_pairs(instr: Instruction) -> list[tuple[str, str]]:
     """(name, value) pairs of an ENV or ARG instruction, in both syntaxes."""
     try:
@@ -291,3 +300,24 @@ def native_argv(cmd: ServerCommand) -> list[str]:
         i += 1
     return out + ["--host", "{host}", "--port", "{port}"]
 
+
+
+# Run as ``python -c _UNSET_ENV <NAME,NAME> -m <module> args...``: drop the named variables from
+# the environment, then run the module as ``python -m`` would.
+_UNSET_ENV = (
+    "import os, runpy, sys\n"
+    "for name in sys.argv[1].split(','):\n"
+    "    os.environ.pop(name, None)\n"
+    "module = sys.argv[3]\n"
+    "sys.argv = [module, *sys.argv[4:]]\n"
+    "runpy.run_module(module, run_name='__main__', alter_sys=True)\n"
+)
+
+
+def without_env(argv: list[str], names: list[str] | tuple[str, ...]) -> list[str]:
+    """``argv`` (``[python, "-m", module, ...]``, as native_argv gives) run with the variables
+    ``names`` removed from its environment: how the grader starts an app with a variable unset,
+    to see its default (the runner can only add variables to the inherited environment)."""
+    if len(argv) < 3 or argv[1] != "-m":
+        raise ValueError(f"expected [python, -m, module, ...], got {argv[:3]}")
+    return [argv[0], "-c", _UNSET_ENV, ",".join(names), *argv[1:]]

@@ -27,6 +27,15 @@ def ok_generations(sim) -> list[dict]:
     return [e for e in generations(sim) if e.get("outcome") == "ok"]
 
 
+def usage_matches(usage: object, entry: dict) -> bool:
+    """Whether a reply's ``usage`` carries the token counts the provider reported for ``entry``."""
+    return (
+        isinstance(usage, dict)
+        and usage.get("input_tokens") == entry.get("input_tokens")
+        and usage.get("output_tokens") == entry.get("output_tokens")
+    )
+
+
 SYSTEM_ROLES = ("system", "developer")
 
 

@@ -123,3 +123,31 @@ def test_stop_ends_children_and_sigterm_ignorers(tmp_path):
     while not gone(child_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert gone(child_pid), "a child process of the app outlived the grader's stop"
+
+
+BUSY_THEN_READY = """
+import time
+_end = time.process_time() + 4.0  # four CPU seconds of start-up, as a big import on a busy machine
+while time.process_time() < _end:
+    pass
+from fastapi import FastAPI
+app = FastAPI()
+"""
+
+
+def test_an_app_busy_starting_gets_more_time_than_an_idle_one(tmp_path):
+    """The start timeout counts idle time: an app still using the CPU (importing) is waited for,
+    up to GRADER_START_MAX_S; one that sleeps is given up after the timeout."""
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "idle").mkdir()
+    busy = RunningApp(make_app(tmp_path / "busy", BUSY_THEN_READY))
+    started = time.monotonic()
+    with busy.start(timeout=2):  # 2 s of idleness allowed; the app needs 4 s of CPU
+        assert time.monotonic() - started > 2
+        assert busy.get("/docs").status_code == 200
+    idle = RunningApp(make_app(tmp_path / "idle", "import time\ntime.sleep(60)\n"))
+    started = time.monotonic()
+    with pytest.raises(AppStartError, match="did not start listening"):
+        idle.start(timeout=2)
+    assert time.monotonic() - started < 15
+    idle.close()

@@ -61,6 +61,12 @@ def test_health(app):
     check(r.status_code == 200, f"GET /health answered {r.status_code}; expected 200")
     body = json_or_none(r)
     check(body == {"status": "ok"}, f"GET /health returned {short(r.text)!r}; expected {{\"status\": \"ok\"}}")
+    kind = r.headers.get("content-type", "")
+    check(
+        kind.startswith("application/json"),
+        f"GET /health answered with content-type {kind or '(none)'!r}; the body is JSON, so it must be "
+        "application/json (return the dict and let FastAPI encode it)",
+    )
 
 
 @criterion(
@@ -69,18 +75,37 @@ def test_health(app):
     hint="POST /echo takes {'message': ...} and answers {'message': <the same text>}, unchanged.",
 )
 def test_echo(app):
-    for message in ("Hello, FastAPI!", "  héllo wörld 👋 — 你好\n\ttabs and spaces kept  "):
+    # Any Unicode text, spaces included, from 1 character (the lower limit) up to MAX_MESSAGE
+    # characters (counted as characters, not UTF-8 bytes), comes back unchanged and whole.
+    messages = [
+        ("a 15-character message", "Hello, FastAPI!"),
+        ("a message with surrounding spaces, tabs and Unicode", "  héllo wörld 👋 — 你好\n\ttabs and spaces kept  "),
+        ("a 1-character message", "a"),
+        ("a message of three spaces", "   "),
+        (f"a message of {MAX_MESSAGE} non-ASCII characters", "é" * (MAX_MESSAGE // 2) + "👋" * (MAX_MESSAGE // 2)),
+    ]
+    for what, message in messages:
         r = app.post("/echo", json={"message": message})
         check(
             r.status_code == 200,
-            f"POST /echo with {{\"message\": {message!r}}} answered {r.status_code}; expected 200",
+            f"POST /echo with {what} ({{\"message\": {short(repr(message), 60)}}}) answered "
+            f"{r.status_code} {short(r.text, 100)!r}; expected 200",
         )
         body = json_or_none(r)
         check(isinstance(body, dict) and "message" in body, f"POST /echo returned {short(r.text)!r}; expected a JSON object with \"message\"")
         check(
             body["message"] == message,
-            f"POST /echo returned message {body['message']!r} for {message!r}; it must come back unchanged",
+            f"POST /echo with {what} returned message {short(repr(body['message']), 80)} "
+            f"({len(body['message']) if isinstance(body['message'], str) else '?'} characters) for "
+            f"{short(repr(message), 80)} ({len(message)} characters); it must come back unchanged",
         )
+        check(
+            body == {"message": message},
+            f"POST /echo with {what} returned {short(r.text, 120)!r}; EchoResponse has exactly one "
+            "field, message",
+        )
+        kind = r.headers.get("content-type", "")
+        check(kind.startswith("application/json"), f"POST /echo answered with content-type {kind or '(none)'!r}; expected application/json")
     r = app.get("/echo")
     check(r.status_code == 405, f"GET /echo answered {r.status_code}; /echo should accept POST only (expected 405)")
 
@@ -99,17 +124,42 @@ def test_echo_validation(app):
         ("an empty message", {"json": {"message": ""}}),
         (f"a message of {MAX_MESSAGE + 1} characters", {"json": {"message": "x" * (MAX_MESSAGE + 1)}}),
         ("a JSON list", {"json": ["hello"]}),
+        ("true as message", {"json": {"message": True}}),
+        ("a list as message", {"json": {"message": ["hello"]}}),
+        ("an object as message", {"json": {"message": {"text": "hello"}}}),
+        (f"a message of {MAX_MESSAGE + 1} non-ASCII characters", {"json": {"message": "é" * (MAX_MESSAGE + 1)}}),
+        ("a body without message but with another field", {"json": {"text": "hello"}}),
         ("a body that is not JSON", {"content": b"message=hello", "headers": {"content-type": "application/json"}}),
+        ("an empty body", {"content": b"", "headers": {"content-type": "application/json"}}),
+        ("a JSON string as the body", {"json": "hello"}),
     ]
     for what, kwargs in bad:
         r = app.post("/echo", **kwargs)
-        check(r.status_code == 422, f"POST /echo with {what} answered {r.status_code}; expected 422")
-    r = app.post("/echo", json={"message": "y" * MAX_MESSAGE})
-    check(
-        r.status_code == 200,
-        f"POST /echo with a message of exactly {MAX_MESSAGE} characters answered {r.status_code}; "
-        f"the limit is 1 to {MAX_MESSAGE} characters, both included",
-    )
+        check(
+            r.status_code == 422,
+            f"POST /echo with {what} answered {r.status_code} {short(r.text, 100)!r}; expected 422",
+        )
+        # Pydantic's 422: FastAPI's body, a list of errors each with loc and msg.
+        data = json_or_none(r)
+        detail = data.get("detail") if isinstance(data, dict) else None
+        check(
+            isinstance(detail, list)
+            and detail
+            and all(isinstance(e, dict) and isinstance(e.get("loc"), list) and "msg" in e for e in detail),
+            f"POST /echo with {what} answered 422 with {short(r.text, 120)!r}; let Pydantic produce the "
+            "422 (FastAPI's {\"detail\": [{\"loc\": [...], \"msg\": ...}]}) by declaring the rules on "
+            "EchoRequest rather than checking them yourself",
+        )
+    for size in (1, MAX_MESSAGE):
+        message = "y" * size
+        r = app.post("/echo", json={"message": message})
+        answer = json_or_none(r)
+        check(
+            r.status_code == 200 and isinstance(answer, dict) and answer.get("message") == message,
+            f"POST /echo with a message of exactly {size} character(s) answered {r.status_code} "
+            f"{short(r.text, 80)!r}; the limit is 1 to {MAX_MESSAGE} characters, both included, and "
+            "the message comes back whole",
+        )
 
 
 @criterion(
@@ -171,8 +221,17 @@ def test_dockerfile_lint(project, hadolint):
     "before the code is copied, a non-root USER, EXPOSE.",
 )
 def test_dockerfile_practice(project):
-    problems = dockerfile.dockerfile_practice_problems(_dockerfile(project), PORT)
+    text = _dockerfile(project)
+    problems = dockerfile.dockerfile_practice_problems(text, PORT)
     check(not problems, "; ".join(problems[:2]))
+    user = dockerfile.instructions(text, "USER")[-1]
+    check(
+        user.args.split(":")[0].strip().isdigit(),
+        f"line {user.line}: USER {user.args}: use a numeric user id (e.g. USER 10001), so Docker and "
+        "Kubernetes (runAsNonRoot) can tell the server does not run as root",
+    )
+    exposed = dockerfile.exposed_ports(text)
+    check(PORT in exposed, f"the Dockerfile EXPOSEs {exposed or 'no port'}; the server listens on {PORT}: EXPOSE {PORT}")
 
 
 @criterion(
@@ -185,6 +244,12 @@ def test_image_command(project, run_command):
     text = _dockerfile(project)
     cmd = as_check(dockerfile.server_command, text)
     check(not cmd.problems, "; ".join(cmd.problems))
+    last_cmd = dockerfile.instructions(text, "CMD")
+    check(
+        last_cmd and dockerfile.exec_form(last_cmd[-1].args) is not None,
+        f"CMD {last_cmd[-1].args if last_cmd else '(none)'} is not in the exec form: write it as a JSON "
+        "list, CMD [\"uvicorn\", \"app.main:app\", ...], so uvicorn is PID 1 and gets docker stop's SIGTERM",
+    )
     check(cmd.app == "app.main:app", f"CMD serves {cmd.app!r}; the app object is app.main:app")
     check(
         cmd.host in ("0.0.0.0", "::"),
@@ -193,6 +258,10 @@ def test_image_command(project, run_command):
         "use --host 0.0.0.0",
     )
     exposed = dockerfile.exposed_ports(text)
+    check(
+        cmd.port == PORT,
+        f"CMD makes uvicorn listen on port {cmd.port}; the service listens on {PORT} (--port {PORT})",
+    )
     check(
         cmd.port in exposed,
         f"CMD listens on port {cmd.port} but the Dockerfile EXPOSEs {exposed or 'no port'}",
@@ -215,6 +284,11 @@ def test_image_command(project, run_command):
 def test_compose(project):
     name, data = as_check(compose.load_compose, project.root)
     services = data["services"]
+    check(
+        len(services) == 1,
+        f"{name} defines {len(services)} services ({', '.join(map(str, services))}); Project 1 has one "
+        "service, built from this folder",
+    )
     built = {n: s for n, s in services.items() if isinstance(s, dict) and compose.built_here(s)}
     check(built, f"no service in {name} is built from this folder (build: .)")
     container_ports = dockerfile.exposed_ports(project.read("Dockerfile") or "") or [PORT]
@@ -224,6 +298,13 @@ def test_compose(project):
             published and all(published),
             f"service {service_name!r} does not publish container port {container_ports[0]} "
             f"(add ports: [\"{PORT}:{container_ports[0]}\"]), so nothing outside Docker can reach it",
+        )
+        mappings = compose.port_mappings(service)
+        check(
+            (PORT, PORT) in mappings,
+            f"service {service_name!r} publishes {', '.join(f'{h}:{c}' for h, c in mappings) or 'nothing'}; "
+            f"publish the container's port {PORT} on port {PORT} of the machine (ports: [\"{PORT}:{PORT}\"]), "
+            f"where the README sends readers (http://localhost:{PORT}/docs)",
         )
 
 

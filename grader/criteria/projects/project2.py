@@ -8,9 +8,12 @@ journal shows what the provider received; its faults play the provider's failure
 from __future__ import annotations
 
 import ast
+import os
 import re
 import secrets
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from grader.checks import compose, dockerfile, files, keys
 from grader.checks.files import as_check
@@ -36,6 +39,9 @@ KEYS = "Understands how API keys are passed to containers"
 PORT = 8000
 DEFAULT_MAX_TOKENS = 512
 MAX_MESSAGE = 8000
+MAX_OUTPUT_TOKENS = 4096
+MAX_SYSTEM = 4000
+DEFAULT_MODEL = "claude-haiku-4-5"
 ENV_VARS = (
     "ANTHROPIC_API_KEY",
     "ANTHROPIC_BASE_URL",
@@ -44,6 +50,7 @@ ENV_VARS = (
     "ANTHROPIC_MAX_RETRIES",
 )
 TIMEOUT_S = 2  # what the grader sets ANTHROPIC_TIMEOUT_S to (grader.plugin)
+IMAGE_TIMEOUT_S = 1  # what p2.image-runs sets it to, to see that it is read
 MESSAGES_PATH = "/v1/messages"
 
 # sha256 of "<question id>:<answer>" (grader.quiz.answer_hash), not the answers.
@@ -83,8 +90,8 @@ def _text(content: object) -> str | None:
     return None
 
 
-def _chat(app, payload: dict, what: str, **kw):
-    r = app.post("/v1/chat", json=payload, **kw)
+def _chat(app, payload: dict | None, what: str, **kw):
+    r = app.post("/v1/chat", **({"json": payload} if payload is not None else {}), **kw)
     check(r.status_code != 404, f"{what}: POST /v1/chat answered 404; there is no such endpoint yet")
     return r
 
@@ -102,14 +109,36 @@ def _error(r, status: int, error_type: str | None, what: str, secrets: list[str]
         r.status_code == status,
         f"{what}: the app answered {r.status_code} {short(r.text, 120)!r}; expected {status}",
     )
-    exposed = [s for s in secrets if s in r.text or any(s in v for v in r.headers.values())]
-    check(not exposed, f"{what}: the response contains the server's API key")
+    # Any part of a key: the whole of it, or a telling piece (its last 12 characters).
+    parts = [p for s in secrets for p in (s, s[-12:]) if len(p) >= 8]
+    exposed = [p for p in parts if p in r.text or any(p in v for v in r.headers.values())]
+    check(not exposed, f"{what}: the response contains (part of) the server's API key")
     problem = error_body_problem(r)
     check(problem is None, f"{what}: {problem}")
     err = r.json()["error"]
     if error_type is not None:
         check(err["type"] == error_type, f"{what}: error.type is {err['type']!r}; expected {error_type!r}")
+    raw = _RAW_PROVIDER_ERROR.search(r.text)
+    check(
+        raw is None,
+        f"{what}: the error body passes on the provider's raw error ({raw.group(0) if raw else ''!r} in "
+        f"{short(r.text, 120)!r}); say what happened in your own words and log the details",
+    )
+    header = r.headers.get("x-request-id")
+    check(
+        header == err["request_id"],
+        f"{what}: the X-Request-ID header is {header!r} but error.request_id is {err['request_id']!r}; "
+        "send the same id in both",
+    )
     return err
+
+
+# What only the provider's own error says: its request id (req_...), the SDK's "Error code: N - {...}"
+# text, the provider's error body, llmsim's fault note.
+_RAW_PROVIDER_ERROR = re.compile(
+    r"req_[0-9a-f]{12,}|Error code: \d{3}|['\"]type['\"]: ['\"]error['\"]|llmsim fault|"
+    r"overloaded_error|rate_limit_error|authentication_error|permission_error|invalid_request_error|not_found_error|api_error"
+)
 
 
 def _dockerfile(project) -> str:
@@ -127,7 +156,7 @@ def _dockerfile(project) -> str:
     CHAT_ENDPOINT,
     hint="Declare @app.post(\"/v1/chat\", response_model=ChatResponse) taking a ChatRequest body.",
 )
-def test_chat_endpoint(app):
+def test_chat_endpoint(app, sim):
     r = app.get("/openapi.json")
     check(r.status_code == 200, f"GET /openapi.json answered {r.status_code}")
     spec = json_or_none(r)
@@ -136,13 +165,26 @@ def test_chat_endpoint(app):
     check(operation is not None, "/openapi.json has no POST /v1/chat operation")
     _, request = model_schema(spec, operation.get("requestBody", {}).get("content", {}).get("application/json"))
     check(request is not None, "POST /v1/chat does not take a Pydantic model as its JSON body")
-    missing = [f for f in ("message", "max_tokens", "temperature") if f not in request.get("properties", {})]
+    missing = [f for f in ("message", "max_tokens", "temperature", "system") if f not in request.get("properties", {})]
     check(not missing, f"the request model has no {', '.join(missing)}")
+    check(
+        request.get("required", []) == ["message"],
+        f"the request model requires {request.get('required', [])}; only message is required "
+        "(max_tokens defaults to 512, temperature and system to null)",
+    )
     ok = operation.get("responses", {}).get("200", {}).get("content", {}).get("application/json")
     _, response = model_schema(spec, ok)
     check(response is not None, "POST /v1/chat declares no response model (response_model=ChatResponse)")
-    missing = [f for f in ("content", "usage", "model") if f not in response.get("properties", {})]
+    missing = [f for f in ("content", "usage", "model", "stop_reason") if f not in response.get("properties", {})]
     check(not missing, f"the response model has no {', '.join(missing)}")
+    # GET /health answers without calling the provider.
+    r = app.get("/health")
+    check(
+        r.status_code == 200 and json_or_none(r) == {"status": "ok"},
+        f"GET /health answered {r.status_code} {short(r.text)!r}; expected 200 {{\"status\": \"ok\"}}",
+    )
+    calls = _calls(sim)
+    check(not calls, f"GET /health sent {len(calls)} request(s) to the provider; it must not call it")
 
 
 @criterion(
@@ -166,6 +208,19 @@ def test_chat(app, sim):
         isinstance(content, str) and message in content,
         f"{what}: the reply's content {short(content)!r} is not the model's answer to the message",
     )
+    # ANTHROPIC_MODEL is not set for the shared app (unless the grader's own environment sets it).
+    model = os.environ.get("ANTHROPIC_MODEL") or DEFAULT_MODEL
+    check(
+        call.get("model") == model,
+        f"{what}: the provider was asked for model {call.get('model')!r}; with ANTHROPIC_MODEL unset "
+        f"the model is {model!r}",
+    )
+    extra = call.get("params") or {}
+    check(
+        not extra and not call.get("tools"),
+        f"{what}: the provider request also carried {short(sorted(extra) or ['tools'])}; send only model, "
+        "max_tokens, messages, and temperature/system when the client gave them",
+    )
 
 
 @criterion(
@@ -175,9 +230,22 @@ def test_chat(app, sim):
     "(0.0-1.0, optional), system (optional); pass each on to the provider unchanged.",
 )
 def test_chat_request(app, sim):
+    def sent(payload: dict, what: str) -> dict:
+        sim.clear_requests()
+        _ok(_chat(app, payload, what), what)
+        call = _one_call(sim, what)
+        messages = call.get("messages") or []
+        check(
+            len(messages) == 1
+            and messages[0].get("role") == "user"
+            and _text(messages[0].get("content")) == payload["message"],
+            f"{what}: the provider received messages={short(messages, 160)}; expected one user message "
+            "whose content is exactly the message (the system prompt goes in the top-level system)",
+        )
+        return call
+
     what = "POST /v1/chat with max_tokens=37, temperature=0.25 and a system prompt"
-    _ok(_chat(app, {"message": "Hi", "max_tokens": 37, "temperature": 0.25, "system": "Answer in French."}, what), what)
-    call = _one_call(sim, what)
+    call = sent({"message": "Hi", "max_tokens": 37, "temperature": 0.25, "system": "Answer in French."}, what)
     check(call.get("max_tokens") == 37, f"{what}: the provider got max_tokens={call.get('max_tokens')!r}")
     check(call.get("temperature") == 0.25, f"{what}: the provider got temperature={call.get('temperature')!r}")
     check(
@@ -185,29 +253,69 @@ def test_chat_request(app, sim):
         f"{what}: the provider got system={short(call.get('system'))!r}; send it as the top-level "
         "`system` parameter",
     )
-    sim.clear_requests()
-    what = "POST /v1/chat with only a message"
-    _ok(_chat(app, {"message": "Hi"}, what), what)
-    call = _one_call(sim, what)
-    check(
-        call.get("max_tokens") == DEFAULT_MAX_TOKENS,
-        f"{what}: the provider got max_tokens={call.get('max_tokens')!r}; the default is {DEFAULT_MAX_TOKENS}",
-    )
-    check(not call.get("system"), f"{what}: the provider got a system prompt {short(call.get('system'))!r} nobody sent")
+    for payload, what in (
+        ({"message": "Hi"}, "POST /v1/chat with only a message"),
+        ({"message": "Hi", "temperature": None, "system": None}, "POST /v1/chat with temperature and system null"),
+    ):
+        call = sent(payload, what)
+        check(
+            call.get("max_tokens") == DEFAULT_MAX_TOKENS,
+            f"{what}: the provider got max_tokens={call.get('max_tokens')!r}; the default is {DEFAULT_MAX_TOKENS}",
+        )
+        check(not call.get("system"), f"{what}: the provider got a system prompt {short(call.get('system'))!r} nobody sent")
+        check(
+            call.get("temperature") is None,
+            f"{what}: the provider got temperature={call.get('temperature')!r}; send temperature only when "
+            "the client gave one (absent or null: the model's default)",
+        )
+    # The limits, at the edge: each value is accepted and reaches the provider exactly.
+    edges = [
+        ({"message": "?", "max_tokens": 1, "temperature": 0.0, "system": "S"},
+         "a 1-character message and system, max_tokens=1, temperature=0.0"),
+        ({"message": "m" * MAX_MESSAGE, "max_tokens": MAX_OUTPUT_TOKENS, "temperature": 1.0, "system": "s" * MAX_SYSTEM},
+         f"a {MAX_MESSAGE}-character message, a {MAX_SYSTEM}-character system, max_tokens={MAX_OUTPUT_TOKENS}, temperature=1.0"),
+    ]
+    for payload, name in edges:
+        what = f"POST /v1/chat with {name}"
+        call = sent(payload, what)
+        for field in ("max_tokens", "temperature"):
+            got = call.get(field)
+            check(
+                got == payload[field] and got is not None and not isinstance(got, bool),
+                f"{what}: the provider got {field}={got!r}; expected {payload[field]!r}, exactly as given",
+            )
+        check(
+            _text(call.get("system")) == payload["system"],
+            f"{what}: the provider got a system prompt of {len(_text(call.get('system')) or '')} characters; "
+            f"expected the {len(payload['system'])} sent",
+        )
     sim.clear_requests()
     bad = [
         ("no message", {"max_tokens": 10}),
         ("an empty message", {"message": ""}),
+        ("message=123", {"message": 123}),
+        ("message=null", {"message": None}),
         (f"a message of {MAX_MESSAGE + 1} characters", {"message": "x" * (MAX_MESSAGE + 1)}),
         ("max_tokens=0", {"message": "Hi", "max_tokens": 0}),
-        ("max_tokens=4097", {"message": "Hi", "max_tokens": 4097}),
+        (f"max_tokens={MAX_OUTPUT_TOKENS + 1}", {"message": "Hi", "max_tokens": MAX_OUTPUT_TOKENS + 1}),
         ('max_tokens="lots"', {"message": "Hi", "max_tokens": "lots"}),
+        ("max_tokens=10.5", {"message": "Hi", "max_tokens": 10.5}),
+        ("max_tokens=null", {"message": "Hi", "max_tokens": None}),
         ("temperature=-0.1", {"message": "Hi", "temperature": -0.1}),
+        ("temperature=1.01", {"message": "Hi", "temperature": 1.01}),
         ("temperature=1.5", {"message": "Hi", "temperature": 1.5}),
+        ('temperature="warm"', {"message": "Hi", "temperature": "warm"}),
+        ('an empty system prompt', {"message": "Hi", "system": ""}),
+        (f"a system prompt of {MAX_SYSTEM + 1} characters", {"message": "Hi", "system": "s" * (MAX_SYSTEM + 1)}),
+        ('an unknown field "max_token"', {"message": "Hi", "max_token": 10}),
+        ('an unknown field "model"', {"message": "Hi", "model": "claude-opus-4-7"}),
     ]
     for name, payload in bad:
         r = _chat(app, payload, f"POST /v1/chat with {name}")
-        check(r.status_code == 422, f"POST /v1/chat with {name} answered {r.status_code}; expected 422")
+        check(
+            r.status_code == 422,
+            f"POST /v1/chat with {name} answered {r.status_code} {short(r.text, 100)!r}; expected 422",
+        )
     calls = _calls(sim)
     check(not calls, f"invalid requests reached the provider ({len(calls)} calls): validate before calling it")
 
@@ -242,11 +350,23 @@ def test_chat_response(app, sim):
             isinstance(got, dict) and {k: got.get(k) for k in usage} == usage,
             f"{what}: usage is {short(got)!r}; the provider counted {usage}",
         )
-        if "stop_reason" in body:
-            check(
-                body["stop_reason"] == call.get("stop_reason"),
-                f"{what}: stop_reason is {body['stop_reason']!r}; the provider said {call.get('stop_reason')!r}",
-            )
+        check(
+            "stop_reason" in body and body["stop_reason"] == call.get("stop_reason"),
+            f"{what}: stop_reason is {body.get('stop_reason', '(missing)')!r}; the provider said "
+            f"{call.get('stop_reason')!r}",
+        )
+        check(
+            set(body) == {"content", "model", "usage", "stop_reason"} and set(got) == set(usage),
+            f"{what}: the body is {short(r_keys(body), 120)}; ChatResponse has exactly content, model, "
+            "usage {input_tokens, output_tokens} and stop_reason",
+        )
+
+
+def r_keys(body: dict) -> str:
+    """The keys of a response body (and of its usage), for a message."""
+    usage = body.get("usage")
+    inner = f" with usage keys {sorted(usage)}" if isinstance(usage, dict) else ""
+    return f"keys {sorted(body)}{inner}"
 
 
 def _name_of(node: ast.AST) -> str:
@@ -255,15 +375,72 @@ def _name_of(node: ast.AST) -> str:
     return getattr(node, "id", "")
 
 
-def _clients_made_per_request(project) -> list[str]:
-    """Places where an Anthropic client is constructed in code that runs on every request:
-    a path operation function, or an uncached dependency (a function given to Depends)."""
+def _app_trees(project) -> list[tuple]:
     trees = []
     for path in sorted((project.root / "app").rglob("*.py")):
         try:
             trees.append((path, ast.parse(path.read_text(encoding="utf-8", errors="replace"))))
         except SyntaxError:
             continue
+    return trees
+
+
+def _is_client_call(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and _name_of(node.func) in ("AsyncAnthropic", "Anthropic")
+
+
+def _clients_made_at_import(project) -> list[str]:
+    """Anthropic clients constructed outside any function: at import, not in the lifespan."""
+    out = []
+    for path, tree in _app_trees(project):
+        in_functions = {
+            id(node)
+            for func in ast.walk(tree)
+            if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+            for node in ast.walk(func)
+        }
+        out += [
+            f"{path.relative_to(project.root)} line {node.lineno}"
+            for node in ast.walk(tree)
+            if _is_client_call(node) and id(node) not in in_functions
+        ]
+    return out
+
+
+def _client_closed(project) -> bool:
+    """Some function that makes the client also closes it (``close()``/``aclose()``), or opens it
+    with ``async with``/``with``; or a shutdown handler closes something."""
+    for _, tree in _app_trees(project):
+        for func in ast.walk(tree):
+            if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            nodes = list(ast.walk(func))
+            closes = any(
+                isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("close", "aclose")
+                for n in nodes
+            )
+            with_client = any(
+                isinstance(n, ast.With | ast.AsyncWith) and any(_is_client_call(i.context_expr) for i in n.items)
+                for n in nodes
+            ) or any(  # AsyncExitStack.enter_async_context(AsyncAnthropic(...))
+                isinstance(n, ast.Call)
+                and _name_of(n.func) in ("enter_async_context", "enter_context", "push_async_callback")
+                for n in nodes
+            )
+            shutdown = any(
+                isinstance(d, ast.Call) and d.args and isinstance(d.args[0], ast.Constant) and d.args[0].value == "shutdown"
+                for d in func.decorator_list
+            )
+            makes = any(_is_client_call(n) for n in nodes)
+            if with_client or (closes and (makes or shutdown)):
+                return True
+    return False
+
+
+def _clients_made_per_request(project) -> list[str]:
+    """Places where an Anthropic client is constructed in code that runs on every request:
+    a path operation function, or an uncached dependency (a function given to Depends)."""
+    trees = _app_trees(project)
     dependencies = {
         _name_of(node.args[0])
         for _, tree in trees
@@ -315,6 +492,17 @@ def test_anthropic_sdk(app, sim, project):
         f"a new Anthropic client is created on every request ({per_request[0] if per_request else ''}): "
         "create one in the lifespan and reuse its connections",
     )
+    at_import = _clients_made_at_import(project)
+    check(
+        not at_import,
+        f"the Anthropic client is created when the module is imported ({at_import[0] if at_import else ''}), "
+        "before the settings are read and with no place to close it: create it in the lifespan",
+    )
+    check(
+        _client_closed(project),
+        "the lifespan creates the client but never closes it: after the yield, `await client.close()` "
+        "so its connections are released on shutdown",
+    )
 
 
 # -- configuration and keys -------------------------------------------------------------------
@@ -325,7 +513,7 @@ def test_anthropic_sdk(app, sim, project):
     hint="Read the key from the ANTHROPIC_API_KEY environment variable only: no key in any file, "
     "no default value, and never print or log it.",
 )
-def test_key_from_env(project, app, start_app, sim):
+def test_key_from_env(project, app, start_app, run_command, sim):
     hits = keys.find_key_shaped(project.files(), project.root)
     check(
         not hits,
@@ -336,8 +524,24 @@ def test_key_from_env(project, app, start_app, sim):
         not any(s in app.logs() for s in app.secrets),
         "the app printed its API key in its output: logs are read by many people; never log the key",
     )
-    bad_key = "invalid-grader-" + secrets.token_hex(8)
-    other = start_app(env={"ANTHROPIC_API_KEY": bad_key}, name="invalid-key")
+    # Without ANTHROPIC_API_KEY at all, the app refuses to start (the given settings require it).
+    # Started alongside the invalid-key app below: both only need their start-up.
+    argv = dockerfile.without_env(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "{host}", "--port", "{port}"],
+        ["ANTHROPIC_API_KEY"],
+    )
+
+    def start_keyless():
+        try:
+            return run_command(argv, ready_path="/health")
+        except AssertionError:
+            return None  # it exited during start-up, as it should
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        keyless_started = pool.submit(start_keyless)
+        bad_key = "invalid-grader-" + secrets.token_hex(8)
+        other = start_app(env={"ANTHROPIC_API_KEY": bad_key}, name="invalid-key")
+        keyless = keyless_started.result()
     sim.clear_requests()
     r = other.post("/v1/chat", json={"message": "Which key do you use?"})
     calls = _calls(sim)
@@ -348,6 +552,11 @@ def test_key_from_env(project, app, start_app, sim):
         "it is using a key from somewhere else than the environment",
     )
     check(bad_key not in r.text and bad_key not in other.logs(), "the app echoed its API key in a response or its logs")
+    check(
+        keyless is None,
+        "started without ANTHROPIC_API_KEY in its environment, the app started anyway and answers "
+        "requests; it must refuse to start (get_settings() in the lifespan fails without the key)",
+    )
 
 
 def _env_names(text: str) -> set[str]:
@@ -388,14 +597,23 @@ def test_env_files(project):
     "from the provider's retry-after header.",
 )
 def test_errors_rate_limit(app, sim):
-    sim.add_fault(provider="anthropic", kind="http", status=429, retry_after=3)
-    what = "when the provider answers 429 (retry-after: 3)"
-    r = _chat(app, {"message": "Hi"}, what)
-    _error(r, 429, "rate_limited", what, app.secrets)
-    check(
-        r.headers.get("retry-after") == "3",
-        f"{what}: Retry-After is {r.headers.get('retry-after')!r}; pass on the provider's value, 3",
-    )
+    for seconds in (3, 17):
+        sim.clear_faults()
+        sim.clear_requests()
+        sim.add_fault(provider="anthropic", kind="http", status=429, retry_after=seconds)
+        what = f"when the provider answers 429 (retry-after: {seconds})"
+        r = _chat(app, {"message": "Hi"}, what)
+        _error(r, 429, "rate_limited", what, app.secrets)
+        check(
+            r.headers.get("retry-after") == str(seconds),
+            f"{what}: Retry-After is {r.headers.get('retry-after')!r}; pass on the provider's value, {seconds}",
+        )
+        calls = len(_calls(sim))
+        check(
+            calls == 1,
+            f"{what}, the app sent {calls} requests although ANTHROPIC_MAX_RETRIES=0: pass it to the "
+            "client as max_retries",
+        )
 
 
 @criterion(
@@ -405,11 +623,29 @@ def test_errors_rate_limit(app, sim):
     "upstream_unavailable, and other provider errors to 502 upstream_error; honour ANTHROPIC_MAX_RETRIES.",
 )
 def test_errors_upstream(app, sim, start_app):
+    # An app whose provider cannot be reached (nothing listens on this port), started while the
+    # shared app is checked.
+    pool = ThreadPoolExecutor(max_workers=1)
+    down_started = pool.submit(
+        start_app, env={"ANTHROPIC_BASE_URL": f"http://127.0.0.1:{free_port()}"}, name="provider-down"
+    )
+    pool.shutdown(wait=False)
+    try:
+        _errors_upstream_shared(app, sim)
+    finally:
+        wait([down_started])  # its start-up ends before this check does, pass or fail
+    down = down_started.result()
+    what = "when the provider cannot be reached"
+    _error(_chat(down, {"message": "Hi"}, what), 502, "upstream_unavailable", what, down.secrets)
+
+
+def _errors_upstream_shared(app, sim) -> None:
     for status in (529, 500, 503):
         sim.clear_faults()
         sim.clear_requests()
         sim.add_fault(provider="anthropic", kind="http", status=status)
         what = f"when the provider answers {status}"
+        mark = len(app.logs())
         _error(_chat(app, {"message": "Hi"}, what), 502, "upstream_unavailable", what, app.secrets)
         calls = len(_calls(sim))
         check(
@@ -417,15 +653,22 @@ def test_errors_upstream(app, sim, start_app):
             f"{what}, the app sent {calls} requests although ANTHROPIC_MAX_RETRIES=0: pass it to the "
             "client as max_retries",
         )
+        if status == 529:
+            # Details belong in the server's logs: the provider's status or error, not only the access line.
+            deadline = time.monotonic() + 1.0
+            while not re.search(r"529|overload", app.logs()[mark:], flags=re.I) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            check(
+                re.search(r"529|overload", app.logs()[mark:], flags=re.I),
+                f"{what}, the app's output says nothing about it (no 529, no 'overloaded'): log the "
+                "provider's failure, since the client is told only upstream_unavailable",
+            )
+    for status in (400, 404, 422):
+        sim.clear_faults()
+        sim.add_fault(provider="anthropic", kind="http", status=status)
+        what = f"when the provider answers {status}"
+        _error(_chat(app, {"message": "Hi"}, what), 502, "upstream_error", what, app.secrets)
     sim.clear_faults()
-    sim.add_fault(provider="anthropic", kind="http", status=400)
-    what = "when the provider answers 400"
-    _error(_chat(app, {"message": "Hi"}, what), 502, "upstream_error", what, app.secrets)
-    sim.clear_faults()
-    # Nothing listens on this port: the SDK cannot connect at all.
-    down = start_app(env={"ANTHROPIC_BASE_URL": f"http://127.0.0.1:{free_port()}"}, name="provider-down")
-    what = "when the provider cannot be reached"
-    _error(_chat(down, {"message": "Hi"}, what), 502, "upstream_unavailable", what, down.secrets)
 
 
 @criterion(
@@ -461,6 +704,12 @@ def test_errors_timeout(app, sim):
     elapsed = time.monotonic() - started
     _error(r, 504, "upstream_timeout", what, app.secrets)
     check(elapsed < TIMEOUT_S + 3, f"{what}: the 504 took {elapsed:.1f} s")
+    calls = len(_calls(sim))
+    check(
+        calls == 1,
+        f"{what}, the app sent {calls} requests although ANTHROPIC_MAX_RETRIES=0: pass it to the client "
+        "as max_retries",
+    )
 
 
 @criterion(
@@ -469,7 +718,7 @@ def test_errors_timeout(app, sim):
     hint="Add exception handlers for RequestValidationError and HTTPException that answer "
     '{"error": {"type", "message", "request_id"}}, with the field errors in error.details.',
 )
-def test_errors_shape(app, sim):
+def test_errors_shape(app, sim, project):
     what = "POST /v1/chat with temperature=3"
     r = _chat(app, {"message": "Hi", "temperature": 3}, what)
     err = _error(r, 422, "validation_error", what, app.secrets)
@@ -482,15 +731,63 @@ def test_errors_shape(app, sim):
         r.headers.get("x-request-id") == err["request_id"],
         f"{what}: X-Request-ID header {r.headers.get('x-request-id')!r} differs from error.request_id",
     )
+    check(
+        all(isinstance(d, dict) and isinstance(d.get("loc"), list) and d.get("msg") and d.get("type") for d in details),
+        f"{what}: error.details is {short(details, 160)!r}; each problem needs loc (a list), msg and type",
+    )
+    check(
+        any(d.get("loc") == ["body", "temperature"] for d in details),
+        f"{what}: no entry of error.details has loc [\"body\", \"temperature\"] ({short(details, 120)!r})",
+    )
+    what = "POST /v1/chat with max_tokens=0 and temperature=3 (two problems)"
+    err = _error(_chat(app, {"message": "Hi", "max_tokens": 0, "temperature": 3}, what), 422, "validation_error", what, app.secrets)
+    locs = [d.get("loc") for d in err.get("details") or [] if isinstance(d, dict)]
+    check(
+        ["body", "max_tokens"] in locs and ["body", "temperature"] in locs,
+        f"{what}: error.details names {locs}; list each problem",
+    )
+    what = "POST /v1/chat with a body that is not JSON"
+    r = _chat(app, None, what, content=b'{"message": "Hi",', headers={"content-type": "application/json"})
+    _error(r, 422, "validation_error", what, app.secrets)
     what = "GET /no-such-page"
-    _error(app.get("/no-such-page"), 404, None, what, app.secrets)
+    _error(app.get("/no-such-page"), 404, "not_found", what, app.secrets)
+    what = "GET /v1/chat (a wrong method)"
+    _error(app.get("/v1/chat"), 405, "method_not_allowed", what, app.secrets)
     check(not _calls(sim), "a request that failed validation reached the provider")
+    check(
+        _catches_everything(project),
+        "no exception handler for Exception: an unexpected error would be answered by Starlette's "
+        "plain-text 500, not the error shape; register one that answers 500 internal_error",
+    )
+
+
+def _catches_everything(project) -> bool:
+    """A handler for Exception (or for 500), or an HTTP middleware that catches Exception."""
+    for _, tree in _app_trees(project):
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and _name_of(node.func) in ("add_exception_handler", "exception_handler")
+                and node.args
+                and (
+                    _name_of(node.args[0]) in ("Exception", "BaseException")
+                    or (isinstance(node.args[0], ast.Constant) and node.args[0].value == 500)
+                )
+            ):
+                return True
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                calls_next = any(isinstance(n, ast.Call) and _name_of(n.func) == "call_next" for n in ast.walk(node))
+                catches = any(
+                    isinstance(n, ast.ExceptHandler)
+                    and (n.type is None or _name_of(n.type) in ("Exception", "BaseException"))
+                    for n in ast.walk(node)
+                )
+                if calls_next and catches:
+                    return True
+    return False
 
 
 # -- Docker -------------------------------------------------------------------------------------
-
-_SECRET_NAME = re.compile(r"API_?KEY|SECRET|TOKEN|PASSW|CREDENTIAL", re.I)
-
 
 @criterion(
     "p2.dockerfile-env",
@@ -505,14 +802,14 @@ def test_dockerfile_env(project, hadolint):
         if instr.keyword in ("ENV", "ARG"):
             for name, _ in dockerfile.env_pairs(instr):
                 check(
-                    not _SECRET_NAME.search(name),
+                    not dockerfile.SECRET_NAME.search(name),
                     f"line {instr.line}: {instr.keyword} {name}: a key in the Dockerfile is stored in the "
                     "image for anyone who pulls it; pass it at run time (env_file)",
                 )
         if instr.keyword in ("COPY", "ADD"):
             sources = dockerfile.copy_sources(instr)
             check(
-                not any(s.rstrip("/").endswith(".env") for s in sources),
+                not dockerfile.copies_dotenv(instr),
                 f"line {instr.line}: {instr.keyword} {instr.args} puts .env (the key) into the image",
             )
             if any(s in (".", "./", "*") for s in sources):
@@ -529,6 +826,13 @@ def test_dockerfile_env(project, hadolint):
     )
     problems = dockerfile.dockerfile_practice_problems(text, PORT)
     check(not problems, "; ".join(problems[:2]))
+    user = dockerfile.instructions(text, "USER")[-1]
+    check(
+        user.args.split(":")[0].strip().isdigit(),
+        f"line {user.line}: USER {user.args}: use a numeric user id (e.g. USER 10001), as in Project 1",
+    )
+    exposed = dockerfile.exposed_ports(text)
+    check(PORT in exposed, f"the Dockerfile EXPOSEs {exposed or 'no port'}; the server listens on {PORT}: EXPOSE {PORT}")
 
 
 @criterion(
@@ -547,7 +851,14 @@ def test_image_runs(project, run_command, sim):
         f"CMD binds uvicorn to {cmd.host or '127.0.0.1 (the default)'}: unreachable from outside the container",
     )
     exposed = dockerfile.exposed_ports(text)
+    check(cmd.port == PORT, f"CMD makes uvicorn listen on port {cmd.port}; the service listens on {PORT} (--port {PORT})")
     check(cmd.port in exposed, f"CMD listens on port {cmd.port} but the Dockerfile EXPOSEs {exposed or 'no port'}")
+    last_cmd = dockerfile.instructions(text, "CMD")
+    check(
+        last_cmd and dockerfile.exec_form(last_cmd[-1].args) is not None,
+        f"CMD {last_cmd[-1].args if last_cmd else '(none)'} is not in the exec form: write it as a JSON "
+        "list, CMD [\"uvicorn\", \"app.main:app\", ...]",
+    )
     reqs_text = project.read("requirements.txt")
     check(reqs_text is not None, "there is no requirements.txt for the image to install")
     reqs = files.parse_requirements(reqs_text)
@@ -558,9 +869,13 @@ def test_image_runs(project, run_command, sim):
     missing = [m for m in as_check(files.third_party_imports, project.root) if not (files.distributions_for(m) & listed)]
     missing += [] if "uvicorn" in listed else ["uvicorn"]
     check(not missing, f"requirements.txt does not list {', '.join(missing)}: the image would fail to start")
-    # The image's command, run natively with the environment a container would get.
+    # The image's command, run natively with the environment a container would get: a model and
+    # a timeout of its own, and ANTHROPIC_MAX_RETRIES left unset (its default is 1).
     model = "claude-sonnet-4-6"
-    running = run_command(dockerfile.native_argv(cmd), env={"ANTHROPIC_MODEL": model})
+    running = run_command(
+        dockerfile.without_env(dockerfile.native_argv(cmd), ["ANTHROPIC_MAX_RETRIES"]),
+        env={"ANTHROPIC_MODEL": model, "ANTHROPIC_TIMEOUT_S": str(IMAGE_TIMEOUT_S)},
+    )
     what = f"the Dockerfile's command started with ANTHROPIC_MODEL={model}"
     r = running.post("/v1/chat", json={"message": "Hello from the image"})
     check(r.status_code == 200, f"{what}: POST /v1/chat answered {r.status_code} {short(r.text)!r}")
@@ -568,6 +883,38 @@ def test_image_runs(project, run_command, sim):
     check(
         asked == [model],
         f"{what}: the provider was asked for {asked}; read the model from the environment",
+    )
+    # A provider that does not answer the first attempt: it gives up after ANTHROPIC_TIMEOUT_S (1 s
+    # here, not the shared app's 2), and the default ANTHROPIC_MAX_RETRIES=1 makes exactly one retry,
+    # which is answered.
+    sim.clear_requests()
+    sim.add_fault(provider="anthropic", kind="hang", times=1)
+    what = (
+        f"the Dockerfile's command started with ANTHROPIC_TIMEOUT_S={IMAGE_TIMEOUT_S} and ANTHROPIC_MAX_RETRIES "
+        "unset (default 1), when the provider does not answer the first attempt"
+    )
+    r = running.post("/v1/chat", json={"message": "Hello?"}, timeout=8)
+    deadline = time.monotonic() + 2
+    calls = _calls(sim)
+    while any(c.get("ended_at") is None for c in calls) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        calls = _calls(sim)
+    check(
+        len(calls) == 2,
+        f"{what}: the provider got {len(calls)} request(s) and the app answered {r.status_code}; the "
+        "default ANTHROPIC_MAX_RETRIES is 1, so expected 2 (the first, timed out, and one retry)",
+    )
+    check(
+        r.status_code == 200,
+        f"{what}: POST /v1/chat answered {r.status_code} {short(r.text)!r}; the retry was answered, so expected 200",
+    )
+    first = calls[0]
+    waited = (first["ended_at"] - first["started_at"]) if first.get("ended_at") else None
+    shown = f"{waited:.1f} s" if waited is not None else "without end"
+    check(
+        waited is not None and waited < IMAGE_TIMEOUT_S + 0.7,
+        f"{what}: the app waited {shown} for the first "
+        f"attempt; it should give up after ANTHROPIC_TIMEOUT_S={IMAGE_TIMEOUT_S} s (read the timeout from the environment)",
     )
 
 
@@ -590,7 +937,7 @@ def test_compose_env_file(project):
         for var, value in compose.environment(service).items():
             value = (value or "").strip()
             # `ANTHROPIC_API_KEY: ${ANTHROPIC_API_KEY}` passes the host's variable through: fine.
-            written_in = bool(_SECRET_NAME.search(var)) and bool(value) and not value.startswith("$")
+            written_in = bool(dockerfile.SECRET_NAME.search(var)) and bool(value) and not value.startswith("$")
             check(
                 not written_in and not keys.key_shaped(value),
                 f"{name}: {var} is given a value in the file; keys come from .env (env_file), never "
@@ -600,6 +947,12 @@ def test_compose_env_file(project):
         check(
             published and all(published),
             f"service {service_name!r} does not publish container port {container_ports[0]} (ports: [\"{PORT}:{container_ports[0]}\"])",
+        )
+        mappings = compose.port_mappings(service)
+        check(
+            (PORT, PORT) in mappings,
+            f"service {service_name!r} publishes {', '.join(f'{h}:{c}' for h, c in mappings)}; publish the "
+            f"container's port {PORT} on port {PORT} (ports: [\"{PORT}:{PORT}\"]), where the README's /docs URL points",
         )
 
 

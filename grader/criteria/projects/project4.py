@@ -13,14 +13,22 @@ from __future__ import annotations
 import ast
 import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from grader.checks import sse
 from grader.checks.curl import curl_commands, curl_request
 from grader.checks.http import FRESH, error_body_problem, json_or_none, nonce, short
-from grader.checks.journal import answered, describe, generations
-from grader.checks.models import MODELS, matches_model, name_of_entry
+from grader.checks.journal import (
+    answered,
+    describe,
+    generations,
+    sent_messages,
+    sent_system,
+    usage_matches,
+)
+from grader.checks.models import DEFAULT_MODEL, MODELS, matches_model, name_of_entry
 from grader.checks.quizzes import check_quiz_file
 from grader.checks.waiting import wait_until
 from grader.criterion import CheckError, check, criterion
@@ -127,14 +135,64 @@ def _py_sources(project) -> list[tuple[Path, ast.AST]]:
     "(stream=True) and returns a StreamingResponse with media_type text/event-stream; errors "
     "before the stream starts keep their status and JSON error body.",
 )
-def test_stream_endpoint(app, sim):
-    result = stream_ok(app, '{"message": ...}', message=f"Stream me a reply {nonce()}")
+def test_stream_endpoint(app, sim, start_app):
+    # A second app, with a 1 s provider timeout, starts while the shared one is checked.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        timing_out = pool.submit(start_app, {"LLM_TIMEOUT_S": "1"}, "app-timeout")
+        _check_stream_endpoint(app, sim)
+        quick = timing_out.result()
+    sim.clear_faults()
+    # Every provider says nothing until the app gives up on it (1 s each, three models).
+    sim.add_fault(provider="*", kind="hang")
+    r = post(quick, {"message": f"Nobody answers in time {nonce()}"})
+    sim.clear_faults()
+    check(
+        r.status_code == 504,
+        f"with LLM_TIMEOUT_S=1 and every provider silent before the stream starts, POST {STREAM} "
+        f"answered {r.status_code}: {short(r.text, 120)}; expected 504, as in Project 3",
+    )
+    problem = error_body_problem(r)
+    check(problem is None, f"with every provider silent before the stream starts: {problem}")
+
+
+def _check_stream_endpoint(app, sim):
+    system = f"You are a terse assistant {nonce()}"
+    message = f"Stream me a reply {nonce()}"
+    # Boundaries reach the provider as sent: temperature 0.0 (not dropped as falsy), the
+    # largest max_tokens, and the system prompt before the user's message.
+    body = {"message": message, "temperature": 0.0, "max_tokens": MAX_OUTPUT_TOKENS, "system": system}
+    result = stream_ok(app, short(json.dumps(body), 200), **body)
     check(result.events or result.body, f"POST {STREAM} answered 200 with an empty body")
+    headers_problem = sse_headers_problem(result.headers)
+    check(headers_problem is None, f"POST {STREAM} answered 200 with {headers_problem}")
     entries = generations(sim)
     check(entries, f"POST {STREAM} answered without any request reaching a provider")
     check(
+        len(entries) == 1,
+        f"one POST {STREAM} made {len(entries)} provider requests ({', '.join(map(describe, entries))}); "
+        "open the Router's stream once",
+    )
+    check(
         entries[0].get("stream") is True,
         f"POST {STREAM} asked the provider for a whole reply (stream false): call router.acompletion(..., stream=True)",
+    )
+    sent = entries[0]
+    check(
+        sent.get("temperature") == 0.0 and sent.get("temperature") is not None,
+        f"POST {STREAM} with temperature 0.0 reached the provider with temperature {sent.get('temperature')!r}: "
+        "pass it on when it is set, even when it is 0.0",
+    )
+    check(
+        sent.get("max_tokens") == MAX_OUTPUT_TOKENS,
+        f"POST {STREAM} with max_tokens {MAX_OUTPUT_TOKENS} reached the provider with max_tokens {sent.get('max_tokens')!r}",
+    )
+    check(
+        sent_system(sent) == system,
+        f"POST {STREAM} with system {system!r} reached the provider with system prompt {short(sent_system(sent), 80)!r}",
+    )
+    check(
+        sent_messages(sent) == [("user", message)],
+        f"POST {STREAM} with message {message!r} sent the provider the messages {short(sent_messages(sent), 120)}",
     )
     source = source_of(sim)
     text = token_text(result) if result.format_error is None else ""
@@ -143,14 +201,28 @@ def test_stream_endpoint(app, sim):
         text == source.get("reply") or (not text and source.get("reply", "\0") in raw.replace('\\"', '"')),
         f"the streamed text is {short(text or raw, 80)!r}; the provider replied {short(source.get('reply'), 80)!r}",
     )
+    # Project 3's validation, at each limit and just past it: never a provider call.
     sim.clear_requests()
-    r = post(app, {"message": ""})
-    check(r.status_code == 422, f"POST {STREAM} with an empty message answered {r.status_code}; expected 422")
-    check(not generations(sim), f"POST {STREAM} with an empty message still called a provider")
+    for bad, why in INVALID_BODIES:
+        r = post(app, bad)
+        check(
+            r.status_code == 422,
+            f"POST {STREAM} with {why} answered {r.status_code}: {short(r.text, 120)}; expected 422",
+        )
+        problem = error_body_problem(r)
+        check(problem is None, f"POST {STREAM} with {why}: {problem}")
     r = post(app, {"message": "hi", "model": "no-such-model-" + nonce()})
     check(
         r.status_code in (400, 404, 422),
         f"POST {STREAM} with an unknown model answered {r.status_code}; expected 422 listing the models",
+    )
+    check(not generations(sim), f"POST {STREAM} with an invalid body still called a provider: {', '.join(map(describe, generations(sim)))}")
+    sim.config(token_delay_ms=0)
+    r = post(app, {"message": "x" * MAX_MESSAGE_CHARS, "max_tokens": 1, "temperature": 1.0})
+    check(
+        r.status_code == 200,
+        f"POST {STREAM} with a message of {MAX_MESSAGE_CHARS} characters (the limit), max_tokens 1 and "
+        f"temperature 1.0 answered {r.status_code}: {short(r.text, 120)}; they are all allowed",
     )
     sim.add_fault(provider="*", kind="http", status=500)
     r = post(app, {"message": f"Everyone is down {nonce()}"})
@@ -161,6 +233,52 @@ def test_stream_endpoint(app, sim):
     )
     problem = error_body_problem(r)
     check(problem is None, f"with every provider failing before the stream starts: {problem}")
+    sim.clear_faults()
+    sim.add_fault(provider="*", kind="http", status=429, retry_after=7)
+    r = post(app, {"message": f"Everyone is rate limited {nonce()}"})
+    check(
+        r.status_code == 429,
+        f"with every provider answering 429 before the stream starts, POST {STREAM} answered {r.status_code}: "
+        f"{short(r.text, 120)}; expected 429 with Retry-After, as in Project 3",
+    )
+    check(
+        (r.headers.get("retry-after") or "").strip().isdigit(),
+        f"POST {STREAM} answered 429 with Retry-After {r.headers.get('retry-after')!r}; it says how many seconds to wait",
+    )
+    problem = error_body_problem(r)
+    check(problem is None, f"with every provider answering 429 before the stream starts: {problem}")
+    sim.clear_faults()
+
+
+MAX_MESSAGE_CHARS = 8000
+MAX_SYSTEM_CHARS = 4000
+MAX_OUTPUT_TOKENS = 4096
+# Bodies Project 3's ChatRequest rejects (README: "validated the same way"), each just past a limit.
+INVALID_BODIES = [
+    ({"message": ""}, "an empty message"),
+    ({"message": "x" * (MAX_MESSAGE_CHARS + 1)}, f"a message of {MAX_MESSAGE_CHARS + 1} characters"),
+    ({"message": "hi", "max_tokens": 0}, "max_tokens 0"),
+    ({"message": "hi", "max_tokens": MAX_OUTPUT_TOKENS + 1}, f"max_tokens {MAX_OUTPUT_TOKENS + 1}"),
+    ({"message": "hi", "temperature": -0.01}, "temperature -0.01"),
+    ({"message": "hi", "temperature": 1.01}, "temperature 1.01"),
+    ({"message": "hi", "system": ""}, "an empty system prompt"),
+    ({"message": "hi", "system": "s" * (MAX_SYSTEM_CHARS + 1)}, f"a system prompt of {MAX_SYSTEM_CHARS + 1} characters"),
+    ({"message": "hi", "modle": "gpt-4o-mini"}, 'an unknown field "modle"'),
+    ({"model": "gpt-4o-mini"}, "no message"),
+]
+# README, "POST /v1/chat/stream": the response headers of a stream.
+SSE_RESPONSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+
+
+def sse_headers_problem(headers: dict[str, str]) -> str | None:
+    ctype = headers.get("content-type", "")
+    if ctype.split(";")[0].strip().lower() != "text/event-stream":
+        return f"Content-Type {ctype or '(none)'}; an SSE stream is text/event-stream"
+    for name, value in SSE_RESPONSE_HEADERS.items():
+        got = headers.get(name)
+        if got is None or value not in [v.strip().lower() for v in got.split(",")]:
+            return f"{name.title()}: {got if got is not None else '(missing)'}; the README asks for {name.title()}: {value}"
+    return None
 
 
 def post(app, body: dict):
@@ -226,13 +344,29 @@ def test_sse_format(app, sim):
             f'an event\'s data has no "type": {short(event.raw, 100)}',
         )
         check(
-            event.event is None or event.event == event.data["type"],
+            event.event is not None,
+            f"an event has no `event:` line naming its type: {short(event.raw, 100)}; write "
+            "`event: <type>` before its data line",
+        )
+        check(
+            event.event == event.data["type"],
             f'an event line says {event.event!r} but its data says type {event.data["type"]!r}: {short(event.raw, 100)}',
         )
         check(
             event.data["type"] in ("token", "done", "error"),
             f'unknown event type {event.data["type"]!r}: the types are token, done and error',
         )
+        data_lines = [line for line in event.raw.split("\n") if line.split(":", 1)[0] == "data"]
+        check(
+            len(data_lines) == 1,
+            f"an event has {len(data_lines)} data: lines: {short(event.raw, 100)}; one data: line holds the whole JSON",
+        )
+        if event.data["type"] == "token":
+            check(
+                isinstance(event.data.get("content"), str) and event.data["content"] != "",
+                f"a token event carries content {event.data.get('content')!r}: {short(event.raw, 100)}; "
+                "each carries a piece of text (skip empty pieces)",
+            )
     source = source_of(sim)
     check(
         token_text(result) == source.get("reply"),
@@ -249,25 +383,43 @@ def test_sse_format(app, sim):
     "with who answered read from the Router's stream, not from the request.",
 )
 def test_completion_event(app, sim):
-    for down in (None, "anthropic"):
+    # (providers failing before the stream, extra body fields, the providers asked in order)
+    cases = [
+        ((), {}, ["anthropic"], "a message"),
+        (("anthropic",), {}, ["anthropic", "openai"], "Anthropic down (a fallback answers)"),
+        (
+            ("openai", "anthropic"),
+            {"model": "gpt-4o-mini"},
+            ["openai", "anthropic", "openrouter"],
+            "gpt-4o-mini with OpenAI and Anthropic down (the second fallback answers)",
+        ),
+        ((), {"model": "gpt-4o-mini", "max_tokens": 3}, ["openai"], "gpt-4o-mini and max_tokens 3 (the reply is cut)"),
+    ]
+    for down, extra, order, what in cases:
         sim.clear_faults()
         sim.clear_requests()
-        if down:
-            sim.add_fault(provider=down, kind="http", status=529)
-        what = "Anthropic down (a fallback answers)" if down else "a message"
-        result = stream_ok(app, what, message=f"Finish properly {nonce()}")
+        for provider in down:
+            sim.add_fault(provider=provider, kind="http", status=529 if provider == "anthropic" else 503)
+        message = LONG_MESSAGE if extra.get("max_tokens") else f"Finish properly {nonce()}"
+        result = stream_ok(app, what, message=message, **extra)
         well_formed(result, f"POST {STREAM} with {what}")
         done = result.of_type("done")
         check(done, f"the stream with {what} has no done event: send one last event with type done")
         check(len(done) == 1, f"the stream with {what} has {len(done)} done events; send exactly one")
         check(result.events[-1] is done[0], f"the stream with {what} sends events after its done event")
+        check(not result.of_type("error"), f"the stream with {what} sent an error event although the reply completed")
         data = done[0].data
+        entries = generations(sim)
         source = source_of(sim)
+        requested = extra.get("model", DEFAULT_MODEL)
+        check(
+            [e.get("provider") for e in entries] == order,
+            f"with {what}, the providers were asked in this order: {', '.join(map(describe, entries)) or 'none'}; "
+            f"expected {', '.join(order)}, each once",
+        )
         usage = data.get("usage")
         check(
-            isinstance(usage, dict)
-            and usage.get("input_tokens") == source.get("input_tokens")
-            and usage.get("output_tokens") == source.get("output_tokens"),
+            usage_matches(usage, source),
             f"the done event's usage is {short(usage)}; the provider counted input_tokens="
             f"{source.get('input_tokens')}, output_tokens={source.get('output_tokens')} (ask for "
             'stream_options={"include_usage": True} and read the last chunk)',
@@ -281,9 +433,26 @@ def test_completion_event(app, sim):
             f"with {what}, {source.get('model')!r} answered but the done event says model {data.get('model')!r}",
         )
         check(
+            data.get("requested_model") == requested,
+            f"with {what}, the request asked for {requested!r} but the done event says requested_model "
+            f"{data.get('requested_model')!r}",
+        )
+        check(
             data.get("fallback") is bool(down),
             f"with {what}, the done event says fallback {data.get('fallback')!r}",
         )
+        expected_finish = "length" if extra.get("max_tokens") else "stop"
+        check(
+            data.get("finish_reason") == expected_finish,
+            f"with {what}, the provider stopped with {source.get('stop_reason')!r} but the done event says "
+            f"finish_reason {data.get('finish_reason')!r}; expected {expected_finish!r} (from the stream's chunks)",
+        )
+        if extra.get("max_tokens"):
+            check(
+                source.get("max_tokens") == extra["max_tokens"] and len(result.tokens) <= extra["max_tokens"],
+                f"with {what}, the provider was asked for max_tokens {source.get('max_tokens')!r} and the "
+                f"stream sent {len(result.tokens)} token events",
+            )
 
 
 @criterion(
@@ -294,7 +463,7 @@ def test_completion_event(app, sim):
     "so the stream ends normally.",
 )
 def test_stream_errors(app, sim):
-    for provider in ("anthropic", "openai"):
+    for provider in ("anthropic", "openai", "openrouter"):
         name = next(n for n, (p, _) in MODELS.items() if p == provider)
         sim.clear_faults()
         sim.clear_requests()
@@ -323,6 +492,16 @@ def test_stream_errors(app, sim):
             '{"type", "message", "request_id"}}',
         )
         check("Traceback" not in errors[0].raw, "the error event contains a stack trace")
+        header_id = result.headers.get("x-request-id")
+        check(
+            not header_id or error.get("request_id") == header_id,
+            f"with {what}, the error event's request_id is {error.get('request_id')!r} but the response's "
+            f"X-Request-ID is {header_id!r}: use the request's id",
+        )
+        check(
+            set(errors[0].data) == {"type", "error"},
+            f"the error event's data has the fields {sorted(errors[0].data)}; expected exactly type and error",
+        )
     sim.clear_faults()
     result = stream_ok(app, "a message after the failures", message=f"Still alive? {nonce()}")
     check(
@@ -377,9 +556,28 @@ def test_all_providers(app, sim):
         result = stream_ok(app, f'"model": "{name}"', message=f"Any provider {nonce()}", model=name)
         well_formed(result, f"the stream of model {name!r}")
         source = source_of(sim)
+        entries = generations(sim)
         check(
-            source.get("provider") == provider and source.get("stream") is True,
-            f"the stream of model {name!r} came from {describe(source)}, not from {provider}",
+            len(entries) == 1 and source.get("provider") == provider and source.get("stream") is True,
+            f"the stream of model {name!r} came from {', '.join(map(describe, entries))}; expected one "
+            f"streamed request to {provider}",
+        )
+        done = result.of_type("done")
+        check(
+            len(done) == 1 and done[0].data.get("provider") == provider and done[0].data.get("requested_model") == name,
+            f"the stream of model {name!r} ended with {short(done[0].raw if done else 'no done event', 160)}; "
+            f"expected one done event with provider {provider!r} and requested_model {name!r}",
+        )
+        # POST /v1/chat stays as it was in Project 3: the whole reply, from the same provider.
+        sim.clear_requests()
+        r = app.post("/v1/chat", json={"message": f"Not streamed {nonce()}", "model": name}, timeout=TIMEOUT_S, headers=FRESH)
+        body = json_or_none(r)
+        whole = answered(generations(sim)) or {}
+        check(
+            r.status_code == 200 and isinstance(body, dict) and body.get("content") == whole.get("reply")
+            and body.get("provider") == provider and whole.get("stream") is False,
+            f"POST /v1/chat with model {name!r} answered {r.status_code} {short(r.text, 120)} "
+            f"(provider request: {', '.join(map(describe, generations(sim))) or 'none'}); Project 3's endpoint must stay",
         )
         check(
             token_text(result) == source.get("reply"),
@@ -414,8 +612,12 @@ _RECORDER = """() => {
 }"""
 
 
-def run_page(app, message: str, timeout_s: float = 15.0) -> dict:
-    """Open the page in Chromium, send ``message``, wait for the reply; what the page did."""
+def run_page(app, message: str, timeout_s: float = 15.0, more: tuple = ()) -> dict:
+    """Open the page in Chromium, send ``message``, wait for the reply; what the page did.
+
+    ``more``: further (prepare, message) pairs sent in the same page afterwards, each after
+    calling ``prepare()``; what the page showed for each is in the result's "more".
+    """
     executable = _chromium()
     try:
         from playwright.sync_api import Error as PlaywrightError
@@ -436,34 +638,53 @@ def run_page(app, message: str, timeout_s: float = 15.0) -> dict:
                 page.wait_for_load_state("load")
                 page.wait_for_timeout(300)  # the model menu loads
                 check(page.evaluate(_RECORDER), "the page has no #output element")
-                page.fill("#message", message)
-                page.click("#send")
-                page.wait_for_timeout(200)
-                deadline_ms = timeout_s * 1000
-                waited = 0
-                last, stable = -1, 0
-                while waited < deadline_ms:
-                    state = page.evaluate(
-                        "() => [document.querySelector('#output').textContent, "
-                        "(document.querySelector('#status') || {}).textContent || '', "
-                        "document.querySelector('#send').disabled]"
-                    )
-                    length = len(state[0])
-                    stable = stable + 1 if length == last else 0
-                    last = length
-                    # done: the text stopped changing and the form is usable again
-                    if stable >= 5 and not state[2]:
-                        break
-                    page.wait_for_timeout(100)
-                    waited += 100
-                recorded = page.evaluate("() => window.__grader")
-                output = page.evaluate("() => document.querySelector('#output').textContent")
-                status = page.evaluate("() => (document.querySelector('#status') || {}).textContent || ''")
-                return {"output": output, "status": status, "samples": recorded["samples"], "errors": problems}
+                models = page.evaluate(
+                    "() => Array.from(document.querySelectorAll('#model option')).map(o => o.value)"
+                )
+                first = _send(page, message, timeout_s)
+                first["errors"] = problems
+                first["models"] = models
+                first["more"] = []
+                for prepare, text in more:
+                    if prepare is not None:
+                        prepare()
+                    seen = _send(page, text, timeout_s)
+                    seen["errors"] = problems
+                    first["more"].append(seen)
+                return first
             finally:
                 browser.close()
     except PlaywrightError as exc:
         raise CheckError(f"Chromium could not be driven: {str(exc).splitlines()[0]}") from None
+
+
+def _send(page, message: str, timeout_s: float) -> dict:
+    """Type ``message``, click Send, wait until #output is still and the form usable again."""
+    page.evaluate("() => { window.__grader.samples = []; }")
+    page.fill("#message", message)
+    page.click("#send")
+    page.wait_for_timeout(200)
+    deadline_ms = timeout_s * 1000
+    waited = 0
+    last, stable = -1, 0
+    while waited < deadline_ms:
+        state = page.evaluate(
+            "() => [document.querySelector('#output').textContent, "
+            "(document.querySelector('#status') || {}).textContent || '', "
+            "document.querySelector('#send').disabled]"
+        )
+        length = len(state[0])
+        stable = stable + 1 if length == last else 0
+        last = length
+        # done: the text stopped changing and the form is usable again
+        if stable >= 5 and not state[2]:
+            break
+        page.wait_for_timeout(100)
+        waited += 100
+    recorded = page.evaluate("() => window.__grader")
+    output = page.evaluate("() => document.querySelector('#output').textContent")
+    status = page.evaluate("() => (document.querySelector('#status') || {}).textContent || ''")
+    return {"output": output, "status": status, "samples": recorded["samples"]}
 
 
 @criterion(
@@ -471,14 +692,37 @@ def run_page(app, message: str, timeout_s: float = 15.0) -> dict:
     PAGE,
     hint="GET / serves the page; write streamChat() in app/static/stream.js: fetch() the stream, "
     "read response.body.getReader(), cut the text into events at blank lines, and call the "
-    "handlers (README.md, \"The test page\").",
+    "handlers: onToken, onDone, and onError for an error event or a response that is not OK "
+    "(README.md, \"The test page\").",
 )
 def test_html_page(app, sim):
     r = app.get("/")
     check(r.status_code == 200, f"GET / answered {r.status_code}; it serves the test page")
     check("text/html" in r.headers.get("content-type", ""), f"GET / answered {r.headers.get('content-type')}, not an HTML page")
     message = f"Hello from the browser {nonce()}"
-    seen = run_page(app, message)
+    expected: dict = {}
+    broken = f"Break in the browser {nonce()}"
+
+    def all_down() -> None:
+        # Every provider fails before the stream starts: a JSON error body, not a stream.
+        sim.add_fault(provider="*", kind="http", status=500)
+        r = post(app, {"message": f"Everyone is down {nonce()}"})
+        body = json_or_none(r) if r.status_code >= 400 else None
+        expected["before"] = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), dict) else {}
+
+    def break_midstream() -> None:
+        # The provider fails after 3 tokens: an error event after the tokens.
+        sim.clear_faults()
+        sim.add_fault(provider="*", kind="midstream", after_tokens=3, times=1)
+        result = stream(app, message=broken)
+        expected["partial"] = result.text
+        errors = result.of_type("error")
+        expected["midstream"] = errors[0].data.get("error") if errors and isinstance(errors[0].data.get("error"), dict) else {}
+        sim.clear_faults()
+        sim.add_fault(provider="*", kind="midstream", after_tokens=3, times=1)
+
+    seen = run_page(app, message, more=((all_down, f"Nobody answers {nonce()}"), (break_midstream, broken)))
+    sim.clear_faults()
     entries = [e for e in generations(sim) if message in json.dumps(e.get("messages"))]
     check(
         entries,
@@ -492,6 +736,30 @@ def test_html_page(app, sim):
         seen["output"].strip() == reply.strip(),
         f"after the stream, #output shows {short(seen['output'], 80)!r}; the reply was {short(reply, 80)!r}"
         + (f" (page error: {short(seen['errors'][0], 100)})" if seen["errors"] else ""),
+    )
+    missing = [name for name in MODELS if name not in seen["models"]]
+    check(not missing, f"the page's #model menu offers {seen['models']}; GET /v1/models lists {list(MODELS)} (missing {missing})")
+    down, midway = seen["more"]
+    # What the page shows is compared with what the endpoint sent for the same fault (whether
+    # the endpoint sends the right thing is the other criteria's business).
+    shown = expected.get("before") or {}
+    check(
+        not shown or any(isinstance(v, str) and v and v in down["status"] for v in (shown.get("message"), shown.get("type"))),
+        "with every provider failing before the stream, POST /v1/chat/stream answered the error "
+        f"{short(shown, 120)} but #status shows {short(down['status'], 100)!r}: when the response is "
+        "not OK, call handlers.onError(body.error)",
+    )
+    partial = midway["output"]
+    check(
+        partial.strip() == expected.get("partial", "").strip(),
+        f"the stream sent the tokens {expected.get('partial')!r} before its error event; #output shows "
+        f"{short(partial, 80)!r}: show the tokens that came before the error event",
+    )
+    shown = expected.get("midstream") or {}
+    check(
+        not shown or any(isinstance(v, str) and v and v in midway["status"] for v in (shown.get("message"), shown.get("type"))),
+        f"the stream ended with the error event {short(shown, 120)} but #status shows "
+        f"{short(midway['status'], 100)!r}: call handlers.onError(data.error) for an error event",
     )
 
 

@@ -203,6 +203,7 @@ QUIZ = section_quiz(
     questions=[
         {
             "id": "1.1.get-vs-post",
+            "item": "Can explain the difference between GET and POST",
             "question": "A client sends a request, the connection drops before the answer arrives, and the "
                         "client sends it again. Which statement is right?",
             "choices": {
@@ -219,6 +220,7 @@ QUIZ = section_quiz(
         },
         {
             "id": "1.1.401-403-404",
+            "item": "Can describe what a 401 vs 403 vs 404 error means",
             "question": "Bob sends GET /admin/reports/7 with a valid token, but his role is viewer and the "
                         "endpoint is for admins only; report 7 exists. Which status says exactly what happened?",
             "choices": {
@@ -233,6 +235,7 @@ QUIZ = section_quiz(
         },
         {
             "id": "1.1.path-query-body",
+            "item": "Can explain path parameters vs query parameters vs request body",
             "question": 'In POST /users/7/notes?draft=true with the JSON body {"text": "hi"}, where is each value?',
             "choices": {
                 "a": "7 is a path parameter, draft is a query parameter, text is in the request body",
@@ -246,6 +249,7 @@ QUIZ = section_quiz(
         },
         {
             "id": "1.1.restful",
+            "item": 'Can describe what makes an API "RESTful"',
             "question": "Which of these makes an API RESTful?",
             "choices": {
                 "a": "One endpoint, POST /api, whose body has an \"action\" field naming what to do",

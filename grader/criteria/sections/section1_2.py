@@ -28,7 +28,7 @@ def _json(r: Any) -> Any:
         return r.text
 
 
-# -- 1.2.items_api ------------------------------------------------------------------------
+# -- helpers of 1.2.quote and 1.2.items_api -----------------------------------------------
 
 _PEN = {"name": "Pen", "price": 1.5}
 _INK = {"name": "Ink", "price": 3.25, "description": "blue"}
@@ -59,10 +59,48 @@ def _status(client: Any, method: str, url: str, expected: int, why: str, **kwarg
     return r
 
 
+# -- 1.2.quote (in 1.2.3) ---------------------------------------------------------------
+
+
+@exercise("1.2.quote", "Multiple body parameters", uses=["quote_app"],
+          hint="three parameters: product: Product, customer: Customer and quantity: int = Body(ge=1); "
+               "the body is then {\"product\": {…}, \"customer\": {…}, \"quantity\": n}")
+def quote(quote_app):
+    client = _client(quote_app, "quote_app")
+    for product, user, quantity in [({"name": "Pen", "price": 1.5}, "ada", 4),
+                                    ({"name": "Ink", "price": 0.1}, "bob", 3)]:
+        body = {"product": product, "customer": {"username": user}, "quantity": quantity}
+        r = client.post("/quote", json=body)
+        check(r.status_code != 404, "POST /quote answered 404: add the path operation POST /quote to quote_app")
+        check(r.status_code == 200, f"POST /quote with {body} answered {r.status_code}{_why(r)}; expected 200")
+        want = {"customer": user, "product": product["name"], "quantity": quantity,
+                "total": round(product["price"] * quantity, 2)}
+        check(_json(r) == want, f"POST /quote with {body} returned {_json(r)!r}; expected {want!r}")
+
+    good = {"product": {"name": "Pen", "price": 1.5}, "customer": {"username": "ada"}, "quantity": 2}
+    for why, body in [("without `quantity`", {"product": good["product"], "customer": good["customer"]}),
+                      ("with quantity 0", {**good, "quantity": 0}),
+                      ("with quantity \"many\"", {**good, "quantity": "many"}),
+                      ("without `customer`", {"product": good["product"], "quantity": 2}),
+                      ("with a product without `price`", {**good, "product": {"name": "Pen"}}),
+                      ("with the bare product as the whole body", good["product"])]:
+        _status(client, "POST", "/quote", 422, why, json=body)
+
+
+# -- 1.2.items_api ------------------------------------------------------------------------
+
+
 @exercise("1.2.items_api", "Combining path and query parameters",
+          also=["Creating a FastAPI app instance",
+                "`@app.get()`, `@app.post()`, `@app.put()`, `@app.delete()` decorators",
+                "Path parameters: `/items/{item_id}`",
+                "Query parameters: `/items?skip=0&limit=10`", "Accepting JSON request bodies",
+                "Optional and required fields", "Returning dictionaries (auto-converted to JSON)",
+                "Setting status codes"],
           uses=["create_items_app"],
-          hint="status_code=201 on the POST decorator, Query(ge=…, le=…) for skip and limit, "
-               "HTTPException(404) for an unknown id, and the list created inside create_items_app().")
+          hint="status_code=201 on the POST decorator and 204 on the DELETE one, Query(ge=…, le=…) for skip "
+               "and limit, HTTPException(404) for an unknown id, return the item's dict, and the list "
+               "created inside create_items_app().")
 def items_api(create_items_app):
     check(callable(create_items_app), "create_items_app must be a function that returns a new FastAPI app")
     client = _client(create_items_app(), "create_items_app()")
@@ -117,6 +155,30 @@ def items_api(create_items_app):
           "a second app from create_items_app() already has items: create the list inside the function")
     check(len(_ids(client, "?limit=100")) == 12, "the first app lost its items when a second app was created")
 
+    # PUT /items/{item_id} replaces an item, DELETE /items/{item_id} removes it
+    new = {"name": "Fountain pen", "price": 25.0}
+    want = {"id": 2, **new, "description": None}
+    r = client.put("/items/2", json=new)
+    check(r.status_code == 200 and _json(r) == want,
+          f"PUT /items/2 with {new} returned {r.status_code}{_why(r)} {_json(r)!r}; expected 200 {want!r}")
+    r = client.get("/items/2")
+    check(r.status_code == 200 and _json(r) == want,
+          f"after PUT /items/2, GET /items/2 returned {r.status_code} {_json(r)!r}; expected 200 {want!r}")
+    _status(client, "PUT", "/items/99", 404, "(no item has id 99)", json=new)
+    _status(client, "PUT", "/items/2", 422, "without `price`", json={"name": "Cup"})
+    r = _status(client, "DELETE", "/items/3", 204, "(item 3 exists)")
+    check(r.content == b"", f"DELETE /items/3 answered 204 with the body {r.text[:60]!r}; a 204 has no body")
+    _status(client, "GET", "/items/3", 404, "after DELETE /items/3")
+    _status(client, "DELETE", "/items/3", 404, "a second time")
+    got = _ids(client, "?limit=100")
+    want_ids = [1, 2, *range(4, 13)]
+    check(got == want_ids, f"after DELETE /items/3, GET /items?limit=100 returned ids {got}; expected {want_ids}")
+    r = client.post("/items", json=_PEN)
+    body = _json(r)
+    check(r.status_code == 201 and isinstance(body, dict) and body.get("id") == 13,
+          f"after 12 items were created and item 3 deleted, POST /items returned {r.status_code} {body!r}; "
+          "expected 201 with id 13 (ids are never reused)")
+
 
 # -- 1.2.service_responses ----------------------------------------------------------------
 
@@ -170,6 +232,40 @@ QUIZ = section_quiz(
          "How do I return different status codes for success vs error? "
          "What's the difference between path params, query params, and body?",
     questions=[
+        {
+            "id": "uvicorn-run",
+            "item": "Running with Uvicorn (ASGI server)",
+            "question": "`app/main.py` defines `app = FastAPI()` and its routes, and nothing else. You run "
+                        "`python app/main.py`. What happens?",
+            "choices": {
+                "a": "A server starts on http://127.0.0.1:8000: FastAPI opens its own socket",
+                "b": "The script defines the app and exits, and nothing listens: FastAPI is an ASGI app that a "
+                     "server such as Uvicorn must import and call (`uvicorn app.main:app`)",
+                "c": "A server starts on port 5000, as with Flask's app.run()",
+                "d": "Python raises an error because `app` was never awaited",
+            },
+            "answer_hash": "798732feea53c03bc0bb5a33a54652a0f6caf9c17273cc4b640a71d791913a2f",
+            "explanation": "A FastAPI app is only the callable `app(scope, receive, send)`. Uvicorn listens on the "
+                           "port, turns each HTTP request into a call to it and writes the answer back; "
+                           "`app.main:app` tells it which module and which variable to load.",
+        },
+        {
+            "id": "docs-generated",
+            "item": "Understanding automatic interactive docs (`/docs`, `/redoc`)",
+            "question": "You add `limit: int = Query(default=10, le=100)` to GET /items and restart the app. "
+                        "What must you do so that /docs shows the new parameter and its bound?",
+            "choices": {
+                "a": "Write it into an openapi.yaml file that /docs reads",
+                "b": "Describe it in the function's docstring: /docs shows only docstrings",
+                "c": "Turn the docs on with `FastAPI(docs_url=\"/docs\")`: they are off by default",
+                "d": "Nothing: FastAPI builds /openapi.json from the routes and their declared types, and "
+                     "/docs and /redoc draw that document",
+            },
+            "answer_hash": "c9423e3cb3348289eea3e187dbcc587de7fc91771df3da69ed53c39bae036b3c",
+            "explanation": "Both pages are HTML shells that load /openapi.json, which FastAPI generates from "
+                           "your path operations, parameters, types and status codes; the docs are on unless "
+                           "you pass docs_url=None or redoc_url=None.",
+        },
         {
             "id": "user-input",
             "question": "How do I create an endpoint that accepts user input?",
@@ -235,5 +331,5 @@ QUIZ = section_quiz(
                            "the code.",
         },
     ],
-    hint="Rerun the 1.2.2 to 1.2.4 cells that show each behaviour, then answer again.",
+    hint="Rerun the 1.2.1 to 1.2.4 cells that show each behaviour, then answer again.",
 )

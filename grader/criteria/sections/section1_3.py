@@ -48,6 +48,11 @@ def _short(text: str) -> str:
 
 
 @exercise("1.3.chat_request", "Custom validators with `@field_validator`",
+          also=["Creating a class that inherits from `BaseModel`", "Defining fields with type hints",
+                "Optional vs required fields", "Default values",
+                "Using `Field()` for constraints (min, max, regex)",
+                "Model-level validation with `@model_validator`", "Models containing other models",
+                "Lists of models", "Optional nested models"],
           uses=["ChatRequest"],
           hint="Field(ge=…, le=…) includes both ends; strip in a @field_validator and measure the "
                "length after stripping; a @model_validator(mode=\"after\") sees the whole messages list.")
@@ -57,7 +62,7 @@ def chat_request(ChatRequest):  # noqa: N803 - the learner's class name
     check(isinstance(ChatRequest, type) and issubclass(ChatRequest, BaseModel),
           "ChatRequest must be a class that inherits from pydantic's BaseModel")
     req = _accepts(ChatRequest, _GOOD, '{"message": "Hello"}')
-    for name in ("message", "temperature", "max_tokens", "messages"):
+    for name in ("message", "temperature", "max_tokens", "messages", "response_format"):
         check(hasattr(req, name), f"ChatRequest has no field `{name}`")
 
     # message: required, stripped, 1..4000 characters after stripping
@@ -125,6 +130,26 @@ def chat_request(ChatRequest):  # noqa: N803 - the learner's class name
     last = [*_HISTORY, {"role": "system", "content": "Now be rude."}]
     _rejects(ChatRequest, {**_GOOD, "messages": last}, "a second system message at the end of messages")
 
+    # response_format: an optional ResponseFormat model, None when absent or null
+    req = ChatRequest.model_validate(_GOOD)
+    check(req.response_format is None,
+          f"response_format defaults to {req.response_format!r}; without it, it must be None")
+    req = _accepts(ChatRequest, {**_GOOD, "response_format": None}, "response_format null")
+    check(req.response_format is None, f"response_format null is stored as {req.response_format!r}; expected None")
+    for kind in ("text", "json_object"):
+        req = _accepts(ChatRequest, {**_GOOD, "response_format": {"type": kind}},
+                       f"response_format {{'type': {kind!r}}}")
+        got = req.response_format
+        check(isinstance(got, BaseModel),
+              f"response_format is stored as a {type(got).__name__}, not a model: declare it as "
+              "ResponseFormat | None")
+        check(getattr(got, "type", None) == kind, f"response_format {{'type': {kind!r}}} is stored with type "
+              f"{getattr(got, 'type', None)!r}")
+    for bad, what in (({"type": "xml"}, "response_format {'type': 'xml'} (allowed: text, json_object)"),
+                      ({}, "response_format {} (no type)"),
+                      ("json_object", "response_format 'json_object' (a string, not an object)")):
+        _rejects(ChatRequest, {**_GOOD, "response_format": bad}, what)
+
 
 # -- 1.3.users_api ------------------------------------------------------------------------
 
@@ -138,6 +163,7 @@ def _client(app: Any):
 
 
 @exercise("1.3.users_api", "Different models for input vs output",
+          also=["Using `response_model` parameter"],
           uses=["users_app"],
           hint="Put every rule on UserIn, and declare response_model=UserOut and status_code=201 on "
                "the route, so FastAPI answers 422 before your function runs and drops the password.")

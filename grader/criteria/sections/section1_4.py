@@ -51,6 +51,7 @@ def _events(session: Any) -> list | None:
 
 
 @exercise("1.4.session", "Database session dependency", uses=["get_session"],
+          also=["Creating a function dependency"],
           hint="yield the session inside try: commit() after the yield, rollback() then `raise` in "
                "`except Exception`, close() in `finally`")
 def session(get_session):
@@ -127,6 +128,9 @@ def _json(r: Any) -> Any:
 
 
 @exercise("1.4.current_user", "Current user dependency (for auth)",
+          also=["Using `Depends()` in path operation parameters", "Dependencies with parameters",
+                "Sub-dependencies (dependencies of dependencies)",
+                "Sharing dependencies across multiple endpoints", "Configuration dependency"],
           uses=["auth_app", "get_settings", "require_role"],
           hint="take the settings with Depends(get_settings), raise HTTPException(401, headers="
                "{'WWW-Authenticate': 'Bearer'}); require_role(role) returns a function that depends on "

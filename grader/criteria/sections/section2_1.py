@@ -135,9 +135,71 @@ def _run(what: str, ask: _Asker, make: Any, after: Any = None) -> tuple[Any, flo
     return result, took[0]
 
 
+# -- 2.1.background ------------------------------------------------------------------------
+
+@exercise("2.1.background", "`asyncio.create_task()` for background tasks", uses=["start_all"],
+          hint="return [asyncio.create_task(ask(p)) for p in prompts]: each task starts at once, and the "
+               "caller awaits the tasks later.")
+def background_exercise(start_all):
+    check(callable(start_all), "start_all must be a function: async def start_all(ask, prompts)")
+    delays = [0.8, 0.6, 0.7]  # long enough that all three overlap even on a loaded machine
+    prompts = [f"Background question {i + 1}" for i in range(len(delays))]
+    ask = _Asker({p: {"delay": d} for p, d in zip(prompts, delays, strict=True)})
+
+    def all_started(settle_s: float = 3.0) -> int:
+        """How many of this run's requests reached llmsim, waiting up to ``settle_s`` for all."""
+        deadline = time.monotonic() + settle_s
+        while True:
+            found = [e for e in _sim().requests(provider="anthropic")
+                     if (e.get("headers") or {}).get(RUN_HEADER) == ask.run]
+            if len(found) >= len(prompts) or time.monotonic() > deadline:
+                return len(found)
+            time.sleep(0.02)
+
+    async def main() -> None:
+        coro = start_all(ask, prompts)
+        check(inspect.isawaitable(coro),
+              f"start_all(ask, prompts) returned {type(coro).__name__}, not a coroutine: define it with async def")
+        tasks = await coro
+        try:
+            check(isinstance(tasks, list) and len(tasks) == len(prompts),
+                  f"start_all returned {tasks!r:.80}; return a list with one task per prompt")
+            kinds = sorted({type(t).__name__ for t in tasks if not isinstance(t, asyncio.Task)})
+            check(not kinds, f"start_all returned {', '.join(kinds)} objects; return the asyncio.Task of each call "
+                  "(asyncio.create_task(ask(prompt))), not a coroutine or a reply")
+            done = sum(t.done() for t in tasks)
+            check(done == 0, f"{done} of the {len(tasks)} calls had already finished when start_all returned; "
+                  "start each one in the background and return at once, without awaiting them")
+            # The caller does other work (here: waits in a thread) and awaits no task: the calls run anyway.
+            started = await asyncio.to_thread(all_started)
+            check(started == len(prompts),
+                  f"only {started} of {len(prompts)} requests reached llmsim while the caller awaited no task; "
+                  "asyncio.create_task schedules each call to run on its own")
+            replies = await asyncio.gather(*tasks)
+            check(list(replies) == [ask.replies.get(p) for p in prompts],
+                  "awaiting task i must give the reply to prompts[i]; create the tasks in the order of the prompts")
+            entries = ask.entries()
+            check(len(entries) == len(prompts),
+                  f"start_all sent {len(entries)} requests for {len(prompts)} prompts; call ask once per prompt")
+            check(_max_overlap(entries) == len(prompts),
+                  f"at most {_max_overlap(entries)} of the calls ran at once; start every task before any awaits")
+        finally:
+            for t in tasks if isinstance(tasks, list) else []:
+                if inspect.iscoroutine(t):
+                    t.close()  # a coroutine returned instead of a task: never awaited, closed quietly
+                elif isinstance(t, asyncio.Task) and not t.done():
+                    t.cancel()
+            if ask.client is not None:
+                await ask.client.aclose()
+                ask.client = None
+
+    asyncio.run(main())
+
+
 # -- 2.1.ask_all ---------------------------------------------------------------------------
 
 @exercise("2.1.ask_all", "`asyncio.gather()` for running multiple tasks",
+          also=["Defining async functions with `async def`", "Calling async functions with `await`"],
           uses=["ask_all"],
           hint="Wrap each call in a helper that does `async with sem:` (sem = asyncio.Semaphore(limit) "
                "when a limit is given), then `return await asyncio.gather(*(one(p) for p in prompts))`.")
@@ -155,9 +217,11 @@ def ask_all_exercise(ask_all):
     check(ask.max_in_flight == len(prompts) and _max_overlap(ask.entries()) == len(prompts),
           f"at most {ask.max_in_flight} call(s) were in flight at once; with no limit, start all "
           f"{len(prompts)} before awaiting any (asyncio.gather), not one await after another")
-    check(took < 0.75 * sequential,
+    # the overlap above is the proof of concurrency; the clock only has to beat one-after-another,
+    # which leaves a loaded machine 0.6 s of slack
+    check(took < sequential,
           f"ask_all took {took:.2f} s for calls of {' + '.join(f'{d}' for d in delays)} s; run concurrently it "
-          f"needs about {max(delays)} s, well under the {sequential:.2f} s of one after another")
+          f"needs about {max(delays)} s, under the {sequential:.2f} s of one after another")
     check(isinstance(replies, list), f"ask_all returned {type(replies).__name__}; return a list of the replies")
     want = [ask.replies.get(p) for p in prompts]
     check(replies == want,
@@ -211,7 +275,8 @@ def ask_each_exercise(ask_each):
         hung.extend(e for e in ask.entries(settle_s=0) if e.get("model") == ask.model(3))
 
     try:
-        results, took = _run("ask_each(ask, prompts, seconds=0.5)", ask, lambda: ask_each(ask, prompts, seconds=0.5),
+        # 1 s for calls of 0.1 and 0.2 s: on time even on a loaded machine
+        results, took = _run("ask_each(ask, prompts, seconds=1)", ask, lambda: ask_each(ask, prompts, seconds=1),
                              after=hang_entry)
     except TimeoutError:
         check(False, "ask_each raised TimeoutError; the call that timed out must give a TimeoutError in its place, "
@@ -219,7 +284,7 @@ def ask_each_exercise(ask_each):
     except httpx.HTTPStatusError:
         check(False, "ask_each raised the failing call's error, losing the other replies; return each "
               "exception in its place instead (gather(..., return_exceptions=True))")
-    check(took < 2.0, f"ask_each took {took:.2f} s with seconds=0.5; give up on a call once its time is up")
+    check(took < 3.0, f"ask_each took {took:.2f} s with seconds=1; give up on a call once its time is up")
     check(isinstance(results, list) and len(results) == len(prompts),
           f"ask_each returned {results!r:.80}; return a list with one item per prompt")
     for i in (0, 2):
@@ -291,9 +356,80 @@ QUIZ = section_quiz(
                 "d": "it does speed up math, by the number of tasks",
             },
             "answer_hash": "d398b4dcbc1cc4ebedbb6134dc1f98ac335534ef4a51b544c073bf99190161cb",
+            "item": "When async helps vs when it doesn't",
             "explanation": "Async is concurrency, not parallelism: one thread switches between tasks at each "
                            "await. Waiting overlaps; computing does not (for that: processes, or a library "
                            "that releases the GIL).",
+        },
+        {
+            "id": "blocking-io",
+            "question": "A plain `def` function makes three blocking HTTP calls to a provider, one after "
+                        "another; each answer takes 0.3 s to come back. About how long does the function take, "
+                        "and what is the CPU doing most of that time?",
+            "choices": {
+                "a": "about 0.3 s: the operating system overlaps the three blocking calls by itself",
+                "b": "about 0.9 s, busy: encoding and decoding the requests is what takes the time",
+                "c": "about 0.9 s, mostly idle: the thread is parked until each answer arrives and can "
+                     "start nothing else meanwhile",
+                "d": "about 0.1 s: each call only needs a third of the CPU",
+            },
+            "answer_hash": "9f10f9ed9ae2b31750a8993089adf8f41ddbcff7a4ec11e6896fe4207e58b7e5",
+            "explanation": "A blocking call hands the request to the network and parks the thread until the "
+                           "reply is there. The CPU has nothing to do, but the thread cannot start the next "
+                           "call, so the waits add up: 3 x 0.3 s.",
+            "item": "What is blocking I/O and why it's slow",
+        },
+        {
+            "id": "one-thread",
+            "question": "`await asyncio.gather(...)` runs three LLM calls of 0.3 s each in about 0.3 s in "
+                        "total. What made that possible?",
+            "choices": {
+                "a": "asyncio started one thread per call and ran them on three CPU cores",
+                "b": "asyncio ran each call in a process of its own",
+                "c": "the provider answers faster when requests arrive together",
+                "d": "one thread: each task gave the thread back at `await` while its request waited, so "
+                     "the three waits overlapped",
+            },
+            "answer_hash": "e95b28f645f25ec6f920a05b099a4fd2fd290a5e0b817618b381f30cb8ab538b",
+            "explanation": "That is concurrency, not parallelism: a single thread runs one piece of Python at "
+                           "a time and switches tasks at each await. The calls are in progress together; "
+                           "only their waiting overlaps.",
+            "item": "How async enables concurrency (not parallelism)",
+        },
+        {
+            "id": "event-loop-blocked",
+            "question": "In one event loop a heartbeat task runs `await asyncio.sleep(0.05)` in a loop. "
+                        "Another task then calls `time.sleep(0.3)` (a plain, blocking call). What happens "
+                        "to the heartbeat?",
+            "choices": {
+                "a": "it misses its ticks for about 0.3 s: the loop only switches tasks at an await, and "
+                     "time.sleep holds the one thread the loop runs on",
+                "b": "it keeps ticking every 50 ms, because the event loop runs its tasks in parallel",
+                "c": "it is cancelled with a TimeoutError",
+                "d": "nothing: inside async code time.sleep is turned into asyncio.sleep",
+            },
+            "answer_hash": "811b3c05953f52c73399d59dbde543d3372bc887172c6c8cc47cabddfb3819ce",
+            "explanation": "The event loop runs a ready task until it awaits something not ready, then picks "
+                           "the next ready one. A call that blocks without awaiting never hands control back, "
+                           "so every other task waits until it returns.",
+            "item": "The event loop concept",
+        },
+        {
+            "id": "await-in-def",
+            "question": "You write `def summarize(text): return await ask(text)` (ask is an async function) "
+                        "and Python reports a SyntaxError before any code runs. Why?",
+            "choices": {
+                "a": "`ask` must be a plain function too: await only works on regular functions",
+                "b": "`await` pauses the function so the loop can run other work, and resumes it later; "
+                     "only an `async def` function can be paused like that, so a plain def may not contain it",
+                "c": "no event loop was running when the file was loaded",
+                "d": "await may only be written at the top level of a module or notebook cell",
+            },
+            "answer_hash": "def86a43c74230be6760ef2c608fe942379236e4517565b9d0e4a06f765b8834",
+            "explanation": "`async def` compiles to a coroutine that can stop at each await and be resumed; a "
+                           "plain function runs to its end in one go. So `await` is a compile-time error "
+                           "there; from sync code you start a loop instead (asyncio.run).",
+            "item": "Why you can't call `await` in regular functions",
         },
     ],
     hint="Async overlaps waiting, not computing; gather starts everything before waiting; blocking calls "

@@ -57,6 +57,268 @@ def _entries(run: str, *, settle_s: float = 3.0) -> list[dict]:
         time.sleep(0.02)
 
 
+# -- 2.2.client ------------------------------------------------------------------------------
+
+CLIENT_DELAY_S = 1.2  # each answer of the recording server; a blocking client freezes the loop this long
+LOOP_GAP_MAX_S = 0.8  # a healthy loop ticks every 0.02 s; 0.4 s of slack for a loaded machine
+
+
+class _Recorder:
+    """An HTTP/1.1 server of the check's own (llmsim keeps no query strings): it records every
+    request (method, path, query, headers, body, connection) and when each connection closed.
+    ``GET /v1/models`` honours ``limit``; ``POST /v1/messages`` answers like Anthropic."""
+
+    def __init__(self, key: str, run: str):
+        import http.server
+        import json as _json
+        import threading
+
+        self.key, self.run = key, run
+        self.models = [f"claude-check-{run}-{i}" for i in range(6)]
+        self.requests: list[dict] = []
+        self.connections: dict[int, dict] = {}
+        self.lock = threading.Lock()
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with recorder.lock:
+                    recorder.connections[id(self)] = {"opened": time.monotonic(), "closed": None}
+
+            def finish(self) -> None:
+                with recorder.lock:
+                    recorder.connections[id(self)]["closed"] = time.monotonic()
+                super().finish()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _record(self) -> dict:
+                from urllib.parse import parse_qs, urlsplit
+
+                size = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(size) if size else b""
+                url = urlsplit(self.path)
+                entry = {"method": self.command, "path": url.path, "query": parse_qs(url.query),
+                         "headers": {k.lower(): v for k, v in self.headers.items()}, "body": raw,
+                         "connection": id(self)}
+                with recorder.lock:
+                    recorder.requests.append(entry)
+                return entry
+
+            def _answer(self, status: int, payload: dict) -> None:
+                time.sleep(CLIENT_DELAY_S)
+                data = _json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _authorised(self, entry: dict) -> bool:
+                if entry["headers"].get("x-api-key") == recorder.key:
+                    return True
+                self._answer(401, {"type": "error", "error": {"type": "authentication_error",
+                                                              "message": "invalid x-api-key"}})
+                return False
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                entry = self._record()
+                if not self._authorised(entry):
+                    return
+                if entry["path"] != "/v1/models":
+                    return self._answer(404, {"type": "error", "error": {"type": "not_found_error"}})
+                try:
+                    limit = int(entry["query"].get("limit", ["20"])[0])
+                except ValueError:
+                    limit = 20
+                self._answer(200, {"data": [{"type": "model", "id": m} for m in recorder.models[:limit]],
+                                   "has_more": limit < len(recorder.models)})
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                entry = self._record()
+                if not self._authorised(entry):
+                    return
+                if entry["path"] != "/v1/messages":
+                    return self._answer(404, {"type": "error", "error": {"type": "not_found_error"}})
+                self._answer(200, {"id": "msg_check", "type": "message", "role": "assistant",
+                                   "model": "claude-haiku-4-5", "stop_reason": "end_turn",
+                                   "content": [{"type": "text", "text": f"Hello from the check {recorder.run}"}],
+                                   "usage": {"input_tokens": 5, "output_tokens": 5}})
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.block_on_close = False
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def open_connections(self, settle_s: float) -> int:
+        """How many connections are still open once ``settle_s`` has passed (or none is)."""
+        deadline = time.monotonic() + settle_s
+        while True:
+            with self.lock:
+                still = sum(c["closed"] is None for c in self.connections.values())
+            if not still or time.monotonic() > deadline:
+                return still
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@exercise("2.2.client", "Creating an `AsyncClient`", uses=["ask_provider"],
+          also=["Making GET, POST requests", "Passing headers, JSON body, query params",
+                "Using `async with` context manager"],
+          hint="async with httpx.AsyncClient(base_url=..., headers={x-api-key, anthropic-version}) as client: "
+               "await client.get('/v1/models', params={'limit': limit}); await client.post('/v1/messages', "
+               "headers={'x-request-source': 'lesson-2.2'}, json=...).")
+def client_exercise(ask_provider):
+    import json as _json
+
+    check(callable(ask_provider), "ask_provider must be an async function: "
+          "async def ask_provider(base_url, api_key, prompt, *, limit)")
+    run = _run_id()
+    key = f"sk-check-{run}"
+    prompt = f"Hello, provider of run {run}"
+    limit = 2 + len(run) % 3  # 2, 3 or 4: a limit of this run, not one to copy
+    server = _Recorder(key, run)
+    try:
+        gaps: list[float] = []
+
+        async def main() -> Any:
+            stop = asyncio.Event()
+
+            async def heartbeat() -> None:
+                last = time.perf_counter()
+                while not stop.is_set():
+                    await asyncio.sleep(0.02)
+                    now = time.perf_counter()
+                    gaps.append(now - last)
+                    last = now
+
+            beat = asyncio.create_task(heartbeat())
+            await asyncio.sleep(0.05)  # the heartbeat is ticking before the learner's code runs
+            try:
+                coro = ask_provider(server.url, key, prompt, limit=limit)
+                check(asyncio.iscoroutine(coro), f"ask_provider(...) returned {type(coro).__name__}, not a "
+                      "coroutine: define it with async def")
+                result = await coro
+            finally:
+                stop.set()
+                await beat
+            # Before the loop closes: a client left open still holds its connection here.
+            still_open = await asyncio.to_thread(server.open_connections, 1.0)
+            return result, still_open
+
+        result, still_open = asyncio.run(main())
+        requests = list(server.requests)
+        gets = [r for r in requests if r["method"] == "GET"]
+        posts = [r for r in requests if r["method"] == "POST"]
+        check(len(gets) == 1 and gets[0]["path"] == "/v1/models",
+              f"ask_provider sent {len(gets)} GET request(s) ({', '.join(r['path'] for r in gets) or 'none'}); "
+              "send one GET /v1/models")
+        check(len(posts) == 1 and posts[0]["path"] == "/v1/messages",
+              f"ask_provider sent {len(posts)} POST request(s) ({', '.join(r['path'] for r in posts) or 'none'}); "
+              "send one POST /v1/messages")
+        get, post = gets[0], posts[0]
+        for r in (get, post):
+            where = f"{r['method']} {r['path']}"
+            check(r["headers"].get("x-api-key") == key,
+                  f"{where} carried no x-api-key header with the api_key it was given (set it in the client's headers)")
+            check(r["headers"].get("anthropic-version") == "2023-06-01",
+                  f"{where} carried anthropic-version {r['headers'].get('anthropic-version')!r}; "
+                  "send '2023-06-01' (in the client's headers)")
+        check(get["query"] == {"limit": [str(limit)]},
+              f"GET /v1/models had the query {get['query']!r}; send only limit={limit} (params={{'limit': limit}})")
+        check(post["headers"].get("x-request-source") == "lesson-2.2",
+              f"POST /v1/messages had x-request-source {post['headers'].get('x-request-source')!r}; "
+              "add headers={'x-request-source': 'lesson-2.2'} to that request")
+        check("x-request-source" not in get["headers"],
+              "the GET carried x-request-source too; add that header to the POST only (headers= of that call)")
+        check(post["headers"].get("content-type", "").startswith("application/json"),
+              f"the POST's content-type was {post['headers'].get('content-type')!r}; send the body with json=")
+        try:
+            body = _json.loads(post["body"])
+        except ValueError:
+            body = None
+        want = {"model": "claude-haiku-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": prompt}]}
+        check(body == want, f"the POST's body was {post['body'][:120]!r}; send json={want!r:.60}… with the prompt")
+        check(len(server.connections) == 1,
+              f"the two requests came over {len(server.connections)} connections; send both through one client "
+              "(its pool reuses the connection)")
+        check(max(gaps, default=0) < LOOP_GAP_MAX_S,
+              f"the event loop was blocked for {max(gaps, default=0):.2f} s while a request waited; use "
+              "httpx.AsyncClient and await its calls, not a blocking client")
+        check(still_open == 0,
+              "the client's connection was still open 1 s after ask_provider returned; open the client with "
+              "async with httpx.AsyncClient(...) so it is closed when the block ends")
+        check(isinstance(result, tuple) and len(result) == 2,
+              f"ask_provider returned {result!r:.80}; return (model_ids, reply_text)")
+        ids, text = result
+        check(ids == server.models[:limit],
+              f"the model ids returned were {ids!r:.100}; return the ids of response.json()['data'], in order")
+        check(text == f"Hello from the check {run}",
+              f"the reply text returned was {text!r:.80}; return response.json()['content'][0]['text']")
+    finally:
+        server.stop()
+
+
+# -- 2.2.timeout -----------------------------------------------------------------------------
+
+@exercise("2.2.timeout", "Setting timeouts", uses=["post_within"],
+          hint="return await client.post(url, json=json, timeout=seconds): a per-request timeout; httpx raises "
+               "httpx.ReadTimeout (a TimeoutException) when the answer takes longer.")
+def timeout_exercise(post_within):
+    import httpx
+
+    check(callable(post_within), "post_within must be an async function: "
+          "async def post_within(client, url, json, seconds)")
+    s = _sim()
+    run = _run_id()
+
+    def attempt(name: str, delay: float, seconds: float) -> tuple[Any, BaseException | None, float, list[dict]]:
+        model = f"claude-haiku-4-5-{run}-{name}"
+        s.add_fault(provider="anthropic", model=model, kind="slow", delay_s=delay, times=1)
+
+        async def go() -> Any:
+            async with _client(f"{run}-{name}", timeout=5.0) as client:
+                return await post_within(client, "/v1/messages", _body(model), seconds)
+
+        response, error = None, None
+        started = time.perf_counter()
+        try:
+            response = asyncio.run(go())
+        except NotImplementedError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - which exception it was is part of the check
+            error = exc
+        return response, error, time.perf_counter() - started, _entries(f"{run}-{name}")
+
+    # An answer after 1.5 s with seconds=0.3: give up after about 0.3 s with httpx's timeout.
+    response, error, took, found = attempt("late", 1.5, 0.3)
+    check(len(found) == 1, f"post_within sent {len(found)} requests; send exactly one")
+    check(error is not None or took < 1.2,
+          f"with seconds=0.3 and an answer after 1.5 s post_within waited {took:.2f} s and returned "
+          f"{response!r}; set the request's timeout to `seconds` (the client's own is 5 s)")
+    check(isinstance(error, httpx.TimeoutException),
+          f"with seconds=0.3 and an answer after 1.5 s post_within raised {type(error).__name__}; let httpx's "
+          "timeout raise httpx.TimeoutException (pass timeout=seconds to the request)")
+    check(took < 1.2, f"post_within gave up after {took:.2f} s with seconds=0.3; the timeout must be `seconds`")
+    check(found[0].get("outcome") == "cancelled",
+          f"llmsim saw the request end as {found[0].get('outcome')!r}; the timed-out request must be abandoned")
+
+    # An answer after 0.5 s with seconds=2: the response, not a timeout.
+    response, error, took, found = attempt("on-time", 0.5, 2.0)
+    check(error is None and isinstance(response, httpx.Response) and response.status_code == 200,
+          f"with seconds=2 and an answer after 0.5 s post_within gave "
+          f"{type(error).__name__ if error else repr(response)}; wait up to `seconds`, not less, and return the response")
+    check(len(found) == 1, f"post_within sent {len(found)} requests; send exactly one")
+
+
 # -- 2.2.retry -------------------------------------------------------------------------------
 
 def _body(model: str) -> dict:
@@ -87,6 +349,7 @@ def _gaps(entries: list[dict]) -> list[float]:
 
 
 @exercise("2.2.retry", "Retry strategies", uses=["post_with_retry"],
+          also=["Handling `TimeoutException`", "Handling `HTTPStatusError`"],
           hint="Loop over attempts: retry 429/5xx and httpx.TimeoutException, raise_for_status() for "
                "other errors at once; sleep Retry-After if sent, else 0.1 s doubling; re-raise on the last.")
 def retry(post_with_retry):
@@ -176,6 +439,8 @@ def _with_token_delay(func: Any) -> Any:
 
 
 @exercise("2.2.stream", "Iterating over response chunks", uses=["stream_text"],
+          also=["Using `client.stream()` for large responses", "Reusing clients vs creating new ones",
+                "Memory-efficient processing"],
           hint="async with client.stream('POST', '/v1/messages', json=...) as r: async for line in "
                "r.aiter_lines(): parse data: lines, yield each text_delta, return at message_stop.")
 def stream(stream_text):
@@ -318,6 +583,25 @@ QUIZ = section_quiz(
             "answer_hash": "5bddc3b1be1edb60f8171400156f22de6a57668e45626aa9299f2bf73ac13781",
             "explanation": "Rate limits, server errors and timeouts are often temporary. A 400 or 401 fails the "
                            "same way every time: retrying it only adds load and delay.",
+        },
+        {
+            "id": "pool-benefit",
+            "question": "Your service sends 20 requests, one after another, to the same provider over HTTPS. "
+                        "What does one shared AsyncClient (with its connection pool) save, compared with a new "
+                        "client per request?",
+            "choices": {
+                "a": "the TCP and TLS handshakes of 19 connections: the pool keeps the first connection open "
+                     "after each response (keep-alive) and sends the next request over it",
+                "b": "nothing on the network: every request opens its own connection either way, only some "
+                     "Python objects are saved",
+                "c": "19 of the requests: the pool caches the responses and answers repeats itself",
+                "d": "the provider's rate limit: requests over a pooled connection count as one",
+            },
+            "answer_hash": "154d2f6a9ea7a66dbe3e1c789a4fd94b5a7653797f7714387be24924acacb1ee",
+            "explanation": "A connection costs a handshake (several round trips with TLS) before the first "
+                           "byte of a request. The pool keeps connections open and hands them to the next "
+                           "request, so only the first one pays; every request is still sent and counted.",
+            "item": "Connection pooling benefits",
         },
     ],
     hint="Re-read the notebook's parts on timeouts, the client life cycle and client.stream().",

@@ -111,6 +111,8 @@ def _expected_models(base_url: str) -> list[str]:
 
 
 @exercise("2.3.shared_client", "Startup: initializing async resources (HTTP clients, DB pools)",
+          also=["Shutdown: cleaning up resources properly",
+                "Using `@asynccontextmanager` with `lifespan` parameter"],
           uses=["create_app"],
           hint="in the lifespan: `app.state.client = httpx.AsyncClient(base_url=base_url)`, `yield`, then "
                "`await app.state.client.aclose()`; the endpoint uses request.app.state.client")
@@ -201,6 +203,55 @@ QUIZ = section_quiz(
     hint="re-run the measurements of the notebook: thread names, the shared client's id, the timings",
     questions=[
         {
+            "id": "where-it-runs",
+            "item": "When FastAPI runs `async def` vs `def` differently",
+            "question": "A served app has `@app.get(\"/a\") async def a()` and `@app.get(\"/b\") def b()`. "
+                        "Where does FastAPI run each function?",
+            "choices": {
+                "a": "Both on the event loop thread; `def` only differs in that it cannot `await`",
+                "b": "Each call in a new thread of its own, whichever way the function is declared",
+                "c": "`a` is awaited on the event loop thread; `b` is sent to a worker thread of the thread pool, "
+                     "and the loop goes on serving other requests meanwhile",
+                "d": "`a` in a worker thread, because it is async; `b` on the event loop thread",
+            },
+            "answer_hash": "e5a3dbebb899d690382d8f305cdbca988fff14f987316bf9ab7de0b3ceee3ce7",
+            "explanation": "The thread names in 2.3.1 show it: every `async def` call ran in uvicorn's loop "
+                           "thread, every `def` call in an AnyIO worker thread. FastAPI awaits coroutines "
+                           "directly and hands plain functions to its thread pool.",
+        },
+        {
+            "id": "mixing",
+            "item": "Mixing async and sync in the same app",
+            "question": "One app has `async def /chat`, which awaits an async LLM SDK, and `def /report`, which "
+                        "calls a sync database driver for 300 ms. Four requests reach each endpoint at once. "
+                        "What do you expect?",
+            "choices": {
+                "a": "The app refuses to start: one app cannot mix `async def` and `def` endpoints",
+                "b": "The four /report requests run one after another (about 1.2 s): `def` endpoints share one thread",
+                "c": "Both batches overlap and take about the time of one request: /chat's waits on the event "
+                     "loop, /report's in four pool threads",
+                "d": "/chat now blocks: once one endpoint is `def`, every endpoint must be made `def`",
+            },
+            "answer_hash": "20af0bdfe724b2b7268b3f9347847ff8766c6ce51f37c68b2e2dcc200aaefc70",
+            "explanation": "Each endpoint picks its own kind: `async def` for code that awaits async libraries, "
+                           "`def` for blocking ones. The 4 x /async-wait and 4 x /sync-wait measurement both "
+                           "took about 0.3 s.",
+        },
+        {
+            "id": "blocking-in-async",
+            "question": "An `async def` endpoint calls `time.sleep(1)` (or `requests.get`). Four users call it at once. "
+                        "What happens?",
+            "choices": {
+                "a": "FastAPI moves it to a thread, so all four finish after about 1 s",
+                "b": "It blocks the event loop: the requests finish one after another (about 4 s), and every other "
+                     "endpoint waits too",
+                "c": "Only that endpoint is slowed; other endpoints answer as usual",
+            },
+            "answer_hash": "05f5ec03e3eb94915f9e6b1ee8051243e17694cf73cfaaa92acc0cecc27d746a",
+            "explanation": "`async def` runs on the event loop itself; a blocking call holds the loop, so nothing "
+                           "else runs until it returns. Use `def`, `await asyncio.to_thread(...)` or an async library.",
+        },
+        {
             "id": "shared-client",
             "question": "Where do you create the httpx.AsyncClient that every request of your app should share?",
             "choices": {
@@ -226,21 +277,25 @@ QUIZ = section_quiz(
                            "`return` or in `finally` still runs before it.",
         },
         {
-            "id": "blocking-in-async",
-            "question": "An `async def` endpoint calls `time.sleep(1)` (or `requests.get`). Four users call it at once. "
-                        "What happens?",
+            "id": "bg-limits",
+            "item": "Limitations of background tasks",
+            "question": "POST /chat answers 200 and adds a background task that writes the token usage to a "
+                        "database. The database is down, so the task raises ConnectionError. What happens?",
             "choices": {
-                "a": "FastAPI moves it to a thread, so all four finish after about 1 s",
-                "b": "It blocks the event loop: the requests finish one after another (about 4 s), and every other "
-                     "endpoint waits too",
-                "c": "Only that endpoint is slowed; other endpoints answer as usual",
+                "a": "The client gets a 500 instead of the 200",
+                "b": "The client already has its 200; the error reaches only the server's log, and the usage "
+                     "is lost: nothing retries the task",
+                "c": "FastAPI retries the task until the database is back",
+                "d": "The task waits in the broker until a worker can run it",
             },
-            "answer_hash": "05f5ec03e3eb94915f9e6b1ee8051243e17694cf73cfaaa92acc0cecc27d746a",
-            "explanation": "`async def` runs on the event loop itself; a blocking call holds the loop, so nothing "
-                           "else runs until it returns. Use `def`, `await asyncio.to_thread(...)` or an async library.",
+            "answer_hash": "1d6187a6092ccb925e57a639d9a53670c3744a48952aa533f769a3adf98bdc58",
+            "explanation": "A background task runs in the web process after the response: it has no retries, "
+                           "no result the user can see and no broker keeping it. The flaky_task cell shows the "
+                           "200 the user got while the task failed.",
         },
         {
             "id": "task-queue",
+            "item": "When to use a task queue instead",
             "question": "Which job should go to a task queue (Celery, RQ, arq) rather than BackgroundTasks?",
             "choices": {
                 "a": "Writing one log line after the response",

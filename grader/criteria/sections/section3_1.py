@@ -11,6 +11,7 @@ import time
 import uuid
 from typing import Any
 
+from grader.checks.pins import also_allowed, installed_version, pin_problem
 from grader.criterion import check
 from grader.exercise import exercise, section_quiz
 
@@ -81,6 +82,11 @@ def _check_messages(entry: dict, message: str, what: str) -> None:
           f"{what} sent messages={sent!r}; send exactly one user message whose content is {message!r}")
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _call(what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
     """Call the learner's function; a provider refusal is explained in one line."""
     import anthropic
@@ -93,12 +99,33 @@ def _call(what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
               + (f": {detail}" if detail else "") + ")")
 
 
+# -- 3.1.requirement -----------------------------------------------------------------------
+
+
+@exercise("3.1.requirement", "Installing `anthropic` package",
+          uses=["REQUIREMENT"],
+          hint="REQUIREMENT = f\"anthropic=={anthropic.__version__}\" (or the version it prints, written out).")
+def requirement_exercise(REQUIREMENT):  # noqa: N803 - the notebook's name
+    problem = pin_problem(REQUIREMENT, "anthropic")
+    check(problem is None, problem or "")
+    installed = installed_version("anthropic")
+    major, minor, micro = installed.major, installed.minor, installed.micro
+    others = [f"{major}.{minor}.{micro + 1}", f"{major}.{minor + 1}.0", f"{major + 1}.0.0"]
+    if micro:
+        others.append(f"{major}.{minor}.{micro - 1}")
+    allowed = also_allowed(REQUIREMENT, others)
+    check(not allowed, f"REQUIREMENT {REQUIREMENT!r} also allows anthropic {allowed[0] if allowed else ''}: "
+          f"pin the exact installed version, =={installed}")
+
+
 # -- 3.1.ask -------------------------------------------------------------------------------
 
 @exercise("3.1.ask", "System prompts",
+          also=["Message format (role: user/assistant)", "Response structure", "Setting `max_tokens`, `temperature`"],
           uses=["ask"],
           hint="messages=[{\"role\": \"user\", \"content\": message}], system= only when one is given "
-               "(anthropic.omit otherwise), max_tokens=max_tokens; read message.content, model, usage, stop_reason.")
+               "(anthropic.omit otherwise), max_tokens=max_tokens, extra_body={\"temperature\": temperature} only "
+               "when it is not None; read message.content, model, usage, stop_reason.")
 def ask_exercise(ask):
     check(callable(ask), "ask must be a function: def ask(client, message, *, system=None, max_tokens=256)")
 
@@ -114,6 +141,9 @@ def ask_exercise(ask):
           f"ask() without a system prompt sent system={entry.get('system')!r}; send no system prompt then")
     check(entry.get("max_tokens") == 256,
           f"ask() without max_tokens sent max_tokens={entry.get('max_tokens')!r}; the default is 256")
+    check(entry.get("temperature") is None,
+          f"ask() without temperature sent temperature={entry.get('temperature')!r}; send none then "
+          "(the model's default applies)")
 
     check(isinstance(result, dict), f"ask() returned {type(result).__name__}; return a dict")
     keys = {"content", "model", "usage", "stop_reason"}
@@ -155,15 +185,26 @@ def ask_exercise(ask):
             check(result.get("usage") == {"input_tokens": entry.get("input_tokens"), "output_tokens": 1},
                   f"with max_tokens=1 usage is {result.get('usage')!r}; return the response's usage")
 
+    # temperature: sent exactly as given, 0.0 included (it is a temperature, not "nothing").
+    for temperature in (0.7, 0.0):
+        run = _run_id()
+        _call(f"ask(..., temperature={temperature})", ask, _client(run), "Name a colour.", temperature=temperature)
+        entry = _one_request(run, f"ask(..., temperature={temperature})")
+        check(entry.get("temperature") == temperature and entry.get("temperature") is not None,
+              f"ask(..., temperature={temperature}) sent temperature={entry.get('temperature')!r}; send it as given "
+              "(extra_body={\"temperature\": temperature}; test `is not None`, 0.0 is a temperature)")
+        check(entry.get("max_tokens") == 256, f"ask(..., temperature={temperature}) sent "
+              f"max_tokens={entry.get('max_tokens')!r}; the default is 256")
+
 
 # -- 3.1.stream ----------------------------------------------------------------------------
 
 @exercise("3.1.stream", "Iterating over `text_stream`",
+          also=["Using `client.messages.stream()`"],
           uses=["stream_reply"],
           hint="def stream_reply(...): with client.messages.stream(...) as stream: for text in "
                "stream.text_stream: yield text (no try/except around it).")
 def stream_exercise(stream_reply):
-    import anthropic
 
     check(callable(stream_reply), "stream_reply must be a function: def stream_reply(client, message, *, max_tokens=256)")
 
@@ -173,6 +214,10 @@ def stream_exercise(stream_reply):
     entry = _one_request(run, "stream_reply(client, ...)")
     check(entry.get("stream") is True,
           "stream_reply() sent a request without streaming; use client.messages.stream(...)")
+    helper = (entry.get("headers") or {}).get("x-stainless-helper-method")
+    check(helper == "stream",
+          "stream_reply()'s request was not sent by client.messages.stream(...) (the SDK's stream helper marks "
+          "its requests with x-stainless-helper-method: stream): use `with client.messages.stream(...) as stream:`")
     check(entry.get("model") == MODEL, f"stream_reply() asked for model {entry.get('model')!r}; ask for {MODEL!r}")
     _check_messages(entry, question, "stream_reply()")
     check(entry.get("max_tokens") == 256,
@@ -194,25 +239,101 @@ def stream_exercise(stream_reply):
     check("".join(pieces) == (entry.get("reply") or ""), "with max_tokens=3 the pieces must join to the 3-token reply")
 
     # The stream breaks after 4 tokens: what came must reach the caller, then the SDK's error.
+    got, raised = _broken_stream(stream_reply, "stream_reply()", "Tell me a long story about streams.")
+    check(got, "the stream broke after 4 tokens and stream_reply() yielded nothing first: yield each piece "
+          "as it arrives, not after the stream ends")
+    check(raised is not None, "the stream broke midway but stream_reply() ended normally: do not catch the "
+          "error, let it reach the caller")
+
+
+# -- 3.1.events ----------------------------------------------------------------------------
+
+
+def _broken_stream(func: Any, name: str, prompt: str) -> tuple[list, BaseException | None]:
+    """Iterate ``func(client, prompt)`` while llmsim breaks the stream after 4 tokens: what it
+    yielded, and the anthropic.APIError that reached the caller (None if it ended normally)."""
+    import anthropic
+
     run = _run_id()
     fault = _sim().add_fault(provider="anthropic", kind="midstream", status=529, after_tokens=4, times=1, model=MODEL)
     got: list = []
     raised = None
     try:
-        for piece in stream_reply(_client(run), "Tell me a long story about streams."):
-            got.append(piece)
+        for item in func(_client(run), prompt):
+            got.append(item)
     except anthropic.APIError as exc:
         raised = exc
     except Exception as exc:  # noqa: BLE001 - the learner's own exception is the finding
-        check(False, f"when the stream broke, stream_reply() raised {type(exc).__name__}; "
+        check(False, f"when the stream broke, {name} raised {type(exc).__name__}; "
               "let the SDK's error (an anthropic.APIError) reach the caller")
     entries = _entries(run)
     check(entries and entries[0].get("fault") == fault["id"],
-          "the check's broken stream did not reach stream_reply() (another request took the fault); run the check again")
-    check(got, "the stream broke after 4 tokens and stream_reply() yielded nothing first: yield each piece "
-          "as it arrives, not after the stream ends")
-    check(raised is not None, "the stream broke midway but stream_reply() ended normally: do not catch the "
-          "error, let it reach the caller")
+          f"the check's broken stream did not reach {name} (another request took the fault); run the check again")
+    return got, raised
+
+
+def _kinds(items: list) -> list:
+    return [i.get("type") if isinstance(i, dict) else type(i).__name__ for i in items]
+
+
+@exercise("3.1.events", "Handling stream events (message_start, content_block_delta, message_stop)",
+          uses=["relay"],
+          hint="for event in stream: message_start -> yield start (event.message.model, "
+               "event.message.usage.input_tokens); content_block_delta with delta.type 'text_delta' -> yield "
+               "text; message_delta -> keep delta.stop_reason and usage.output_tokens; message_stop -> yield end.")
+def events_exercise(relay):
+
+    check(callable(relay), "relay must be a function: def relay(client, message, *, max_tokens=256)")
+    question = "Describe an event stream, please."
+    for limit in (256, 3):
+        run = _run_id()
+        what = "relay(client, ...)" if limit == 256 else f"relay(..., max_tokens={limit})"
+        kwargs = {} if limit == 256 else {"max_tokens": limit}
+        items = _call(what, lambda kw=kwargs, r=run: list(relay(_client(r), question, **kw)))
+        entry = _one_request(run, what)
+        check(entry.get("stream") is True, f"{what} sent a request without streaming; use client.messages.stream(...)")
+        check(entry.get("model") == MODEL, f"{what} asked for model {entry.get('model')!r}; ask for {MODEL!r}")
+        _check_messages(entry, question, what)
+        check(entry.get("max_tokens") == limit,
+              f"{what} sent max_tokens={entry.get('max_tokens')!r}; send {limit}")
+        check(items and all(isinstance(i, dict) for i in items),
+              f"{what} yielded {_short(items)}; yield one dict per event (start, text..., end)")
+        kinds = _kinds(items)
+        check(kinds[0] == "start", f"{what} yielded {kinds[:3]}… first; the first item must be the start "
+              "(from message_start)")
+        check(kinds[-1] == "end", f"{what} ended with {kinds[-3:]}; the last item must be the end (at message_stop)")
+        check(kinds.count("start") == 1 and kinds.count("end") == 1 and set(kinds[1:-1]) <= {"text"},
+              f"{what} yielded the types {kinds}; yield one start, the texts, then one end")
+        start, end = items[0], items[-1]
+        check(start.get("model") == entry.get("answered_model"),
+              f"the start item's model is {start.get('model')!r}; message_start's message.model is "
+              f"{entry.get('answered_model')!r}")
+        check(start.get("input_tokens") == entry.get("input_tokens"),
+              f"the start item's input_tokens is {start.get('input_tokens')!r}; message_start's usage says "
+              f"{entry.get('input_tokens')!r}")
+        texts = [i.get("text") for i in items[1:-1]]
+        reply = entry.get("reply") or ""
+        check(all(isinstance(t, str) for t in texts) and "".join(texts) == reply,
+              f"the text items join to {_short(''.join(t for t in texts if isinstance(t, str)))}; they must join "
+              f"to the reply {_short(reply)}")
+        check(len(texts) == entry.get("tokens_streamed"),
+              f"{what} yielded {len(texts)} text items for {entry.get('tokens_streamed')} content_block_delta events; "
+              "yield one per delta, as it arrives")
+        want_stop = "end_turn" if limit == 256 else "max_tokens"
+        check(end.get("stop_reason") == want_stop,
+              f"the end item's stop_reason is {end.get('stop_reason')!r}; message_delta said {want_stop!r}")
+        check(end.get("output_tokens") == entry.get("output_tokens"),
+              f"the end item's output_tokens is {end.get('output_tokens')!r}; message_delta's usage says "
+              f"{entry.get('output_tokens')!r}")
+
+    # The stream breaks after 4 tokens: start and the texts so far reach the caller, then the error; no end.
+    got, raised = _broken_stream(relay, "relay()", "Tell me a long story about events.")
+    kinds = _kinds(got)
+    check(kinds[:2] == ["start", "text"], f"the stream broke after 4 tokens and relay() had yielded {kinds}: "
+          "yield the start and each text as they arrive")
+    check(raised is not None and "end" not in kinds,
+          f"the stream broke midway but relay() {'yielded an end' if 'end' in kinds else 'ended normally'}: "
+          "an end comes only with message_stop; let the error reach the caller")
 
 
 # -- 3.1.client ----------------------------------------------------------------------------
@@ -221,6 +342,7 @@ TIMEOUT_S = 1.0
 
 
 @exercise("3.1.client", "Timeout handling",
+          also=["API key configuration (environment variables)", "Creating a client instance"],
           uses=["make_client"],
           hint="anthropic.Anthropic(timeout=1.0, max_retries=1): no api_key= or base_url= (the SDK reads "
                "ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL).")
@@ -349,6 +471,7 @@ def _response_parts(response: Any, what: str) -> tuple[int, dict, Any]:
 
 
 @exercise("3.1.errors", "API errors",
+          also=["Rate limit errors (429)"],
           uses=["error_response"],
           hint="Test the subclasses before their parents: APITimeoutError before APIConnectionError, "
                "RateLimitError and the auth errors before APIStatusError; copy exc.response.headers['retry-after'].")

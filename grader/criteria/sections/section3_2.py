@@ -9,6 +9,7 @@ import copy
 import json
 from typing import Any
 
+from grader.checks.pins import also_allowed, installed_version, pin_problem
 from grader.criterion import check
 from grader.exercise import exercise, section_quiz
 
@@ -50,6 +51,137 @@ def _short(value: Any, limit: int = 70) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+# -- 3.2.setup ---------------------------------------------------------------------------
+
+PROBE_KEY = "sk-llmsim-setup-check"
+
+
+def _requirement_problem(line: Any) -> str | None:
+    """Why `line` is not a requirements.txt line that keeps the installed openai's major version."""
+    problem = pin_problem(line, "openai")
+    if problem:
+        return problem
+    installed = installed_version("openai")
+    newer = also_allowed(line, [f"{installed.major + 1}.0.0", f"{installed.major + 2}.0.0"])
+    if newer:
+        return (f"REQUIREMENT {line!r} allows openai {newer[0]}, a new major version: "
+                f"keep it below {installed.major + 1}")
+    if installed.major and also_allowed(line, [f"{installed.major - 1}.99.0"]):
+        return f"REQUIREMENT {line!r} allows an older major version ({installed.major - 1}.x); start at {installed.major}"
+    return None
+
+
+@exercise("3.2.setup", "Creating a client instance",
+          also=["API key configuration", "Installing `openai` package"],
+          uses=["make_client", "REQUIREMENT"],
+          hint="REQUIREMENT = \"openai>=3,<4\" (the installed major); make_client() returns "
+               "OpenAI(timeout=20.0, max_retries=2): no api_key= or base_url=, the SDK reads OPENAI_API_KEY "
+               "and OPENAI_BASE_URL.")
+def setup(make_client, REQUIREMENT):  # noqa: N803 - the notebook's name
+    import os
+
+    import openai
+
+    problem = _requirement_problem(REQUIREMENT)
+    check(problem is None, problem or "")
+    check(callable(make_client), "make_client must be a function: def make_client() -> OpenAI")
+    s = _sim()
+    names = ("OPENAI_API_KEY", "OPENAI_BASE_URL")
+    saved = {k: os.environ.get(k) for k in names}
+    try:
+        os.environ.update({"OPENAI_API_KEY": PROBE_KEY, "OPENAI_BASE_URL": s.url + "/v1"})
+        client = make_client()
+        check(isinstance(client, openai.OpenAI),
+              f"make_client() returned {type(client).__name__}; return an openai.OpenAI client")
+        check(client.api_key == PROBE_KEY,
+              "make_client()'s client does not use the key in OPENAI_API_KEY: never write a key in code, "
+              "let the SDK read it from the environment")
+        check(str(client.base_url).rstrip("/") == s.url + "/v1",
+              f"make_client()'s client sends requests to {str(client.base_url)!r}, not to OPENAI_BASE_URL: "
+              "do not write a URL in code")
+        timeout = client.timeout
+        read = getattr(timeout, "read", timeout)
+        check(read == 20.0, f"make_client()'s client waits {read!r} s for an answer; set timeout=20.0")
+        check(client.max_retries == 2, f"make_client()'s client retries {client.max_retries} times; set max_retries=2")
+        s.clear_requests()
+        models = [m.id for m in client.models.list()]
+        check(MODEL in models and s.requests(provider="openai", path="/v1/models"),
+              "make_client()'s client could not list the models of the server in OPENAI_BASE_URL")
+        os.environ.pop("OPENAI_API_KEY")
+        try:
+            keyless = make_client()
+        except openai.OpenAIError:
+            keyless = None
+        check(keyless is None or keyless.api_key in (None, ""),
+              "with OPENAI_API_KEY unset, make_client() still built a client with a key: the key must come "
+              "from the environment only")
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+# -- 3.2.complete --------------------------------------------------------------------------
+
+
+def _sent_param(entry: dict, name: str) -> Any:
+    if name == "max_tokens":
+        return entry.get("max_tokens")
+    if name == "temperature":
+        return entry.get("temperature")
+    return entry["params"].get(name)
+
+
+@exercise("3.2.complete", "Parameters (max_tokens, temperature, top_p)",
+          also=["Model selection (gpt-4, gpt-4-turbo, gpt-3.5-turbo)"],
+          uses=["complete"],
+          hint="Build the keyword arguments: model=model always, max_completion_tokens / temperature / top_p "
+               "only when they are not None (test `is not None`: 0.0 is a temperature); return "
+               "choices[0].message.content, response.model and choices[0].finish_reason.")
+def complete(complete):
+    check(callable(complete), "complete must be a function")
+    s = _sim()
+    client = _client(s)
+    messages = [{"role": "user", "content": "Explain HTTP keep-alive in detail."}]
+    cases = [
+        ({}, MODEL, {"max_tokens": None, "temperature": None, "top_p": None}),
+        ({"model": "gpt-4.1-mini", "max_tokens": 3, "temperature": 0.2, "top_p": 0.9}, "gpt-4.1-mini",
+         {"max_tokens": 3, "temperature": 0.2, "top_p": 0.9}),
+        ({"model": "gpt-5-mini", "temperature": 0.0}, "gpt-5-mini",
+         {"max_tokens": None, "temperature": 0.0, "top_p": None}),
+        ({"top_p": 0.5, "max_tokens": 40}, MODEL, {"max_tokens": 40, "temperature": None, "top_p": 0.5}),
+    ]
+    for kwargs, model, params in cases:
+        call = "complete(client, messages" + "".join(f", {k}={v!r}" for k, v in kwargs.items()) + ")"
+        s.clear_requests()
+        result, exc = _call(lambda kw=kwargs: complete(client, copy.deepcopy(messages), **kw))
+        entries = _sent(s, exc, call)
+        check(len(entries) == 1, f"{call} sent {len(entries)} requests; send exactly one")
+        sent = entries[0]
+        check(sent["model"] == model, f"{call} asked for model {sent['model']!r}; send {model!r}")
+        check(sent["messages"] == messages, f"{call} sent messages {_short(sent['messages'])}; send them unchanged")
+        for name, want in params.items():
+            got = _sent_param(sent, name)
+            if want is None:
+                check(got is None, f"{call} sent {name}={got!r}; leave it out when it is None (the API's default)")
+            else:
+                check(got == want, f"{call} sent {name}={got!r}; send {name}={want!r}"
+                      + (" (0.0 is a temperature: test `is not None`)" if want == 0.0 else ""))
+        if exc is not None:
+            raise exc
+        check(isinstance(result, dict) and set(result) == {"text", "model", "finish_reason"},
+              f"{call} returned {_short(result)}; return a dict with exactly text, model and finish_reason")
+        check(result["text"] == sent["reply"], f"{call}: text is {_short(result['text'])}; return the reply's text")
+        check(result["model"] == sent["answered_model"],
+              f"{call}: model is {result['model']!r}; return the model the response names (response.model): "
+              f"{sent['answered_model']!r}")
+        want_finish = "length" if params["max_tokens"] == 3 else "stop"
+        check(result["finish_reason"] == want_finish,
+              f"{call}: finish_reason is {result['finish_reason']!r}; the response said {want_finish!r}")
+
+
 # -- 3.2.stream_reply ---------------------------------------------------------------------
 
 _STREAM_CASES = [
@@ -62,6 +194,7 @@ _STREAM_CASES = [
 
 
 @exercise("3.2.stream_reply", "Extracting delta content",
+          also=["Using `stream=True` parameter", "Iterating over chunks"],
           uses=["stream_reply"],
           hint="Pass stream=True and stream_options={\"include_usage\": True}; loop over chunk.choices "
                "(empty in the last chunk), skip deltas whose content is None, and take usage from the "
@@ -176,12 +309,70 @@ def tool_round_trip(answer_with_tool, get_weather, WEATHER_TOOL):  # noqa: N803 
               f"answer_with_tool returned {_short(result)}; return the second reply's text: {_short(second['reply'])}")
 
 
+# -- 3.2.vision ---------------------------------------------------------------------------
+
+
+def _png(rgb: tuple, size: int = 3) -> bytes:
+    import struct
+    import zlib
+
+    def part(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + bytes(rgb) * size for _ in range(size))
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + part(b"IHDR", header) + part(b"IDAT", zlib.compress(rows)) + part(b"IEND", b"")
+
+
+@exercise("3.2.vision", "Vision (image inputs)",
+          uses=["ask_about_image"],
+          hint="content=[{\"type\": \"text\", \"text\": question}, {\"type\": \"image_url\", \"image_url\": "
+               "{\"url\": \"data:image/png;base64,\" + base64.b64encode(png).decode()}}] in one user message.")
+def vision(ask_about_image):
+    import base64
+    import binascii
+
+    check(callable(ask_about_image), "ask_about_image must be a function")
+    s = _sim()
+    client = _client(s)
+    for question, png in (("What colour is this image?", _png((200, 20, 20))),
+                          ("Is this square blue?", _png((10, 10, 230), size=5))):
+        s.clear_requests()
+        result, exc = _call(ask_about_image, client, png, question)
+        entries = _sent(s, exc, "ask_about_image")
+        check(len(entries) == 1, f"ask_about_image sent {len(entries)} requests; send exactly one")
+        sent = entries[0]
+        check(sent["model"] == MODEL, f"the request asked for model {sent['model']!r}; use \"{MODEL}\"")
+        msgs = sent["messages"]
+        check(len(msgs) == 1 and msgs[0].get("role") == "user",
+              f"the request's roles are {[m.get('role') for m in msgs]}; send one user message")
+        parts = msgs[0].get("content")
+        check(isinstance(parts, list), "the user message's content is a string: an image needs a list of parts "
+              "(a text part and an image_url part)")
+        kinds = [p.get("type") for p in parts if isinstance(p, dict)]
+        check(kinds == ["text", "image_url"], f"the message's parts are {kinds}; send a text part, then an image_url part")
+        check(parts[0].get("text") == question,
+              f"the text part is {_short(parts[0].get('text'))}; send the question given: {question!r}")
+        url = (parts[1].get("image_url") or {}).get("url")
+        prefix = "data:image/png;base64,"
+        check(isinstance(url, str) and url.startswith(prefix),
+              f"the image's url starts {_short(url, 40)}; send the PNG as a data URL: {prefix}<base64>")
+        try:
+            sent_bytes = base64.b64decode(url[len(prefix):], validate=True)
+        except (binascii.Error, ValueError):
+            sent_bytes = None
+        check(sent_bytes == png, "the data URL does not decode to the PNG's bytes: base64-encode the bytes given")
+        if exc is not None:
+            raise exc
+        check(result == sent["reply"], f"ask_about_image returned {_short(result)}; return the reply's text")
+
+
 # -- 3.2.json_mode ------------------------------------------------------------------------
 
 _TEXTS = ["Ada Lovelace, born 1815 in London", "Order 42: two espressos and a croissant"]
 
 
 @exercise("3.2.json_mode", "JSON mode",
+          also=["Message format (role: system/user/assistant)"],
           uses=["extract_json"],
           hint="response_format={\"type\": \"json_object\"}, a system message that says JSON, the text as the "
                "user message, and return json.loads(message.content).")

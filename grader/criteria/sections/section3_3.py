@@ -10,6 +10,7 @@ never cleared, so the lab's shared llmsim keeps other notebooks' entries.
 
 import asyncio
 import contextlib
+import inspect
 import json
 import math
 import os
@@ -147,6 +148,87 @@ def cost(reply_cost):
               f"{got!r}; LiteLLM's price list gives {want:.8f} USD (input and output tokens, each at its price)")
 
 
+# -- 3.3.basic -------------------------------------------------------------------------------
+
+
+def _one_user_message(entry: dict, question: str) -> bool:
+    sent = [m for m in entry.get("messages") or [] if isinstance(m, dict)]
+    return len(sent) == 1 and sent[0].get("role") == "user" and question in json.dumps(sent[0], ensure_ascii=False)
+
+
+@exercise("3.3.basic", "`litellm.completion()` function",
+          also=["Model naming convention (provider/model)", "Async support with `acompletion()`"],
+          uses=["ask_model", "ask_all"], timeout=60,
+          hint="ask_model: litellm.completion(model=f'{provider}/{model_id}', messages=[{'role': 'user', "
+               "'content': question}], max_tokens=200).choices[0].message.content. ask_all: async def, "
+               "await asyncio.gather(*(litellm.acompletion(...) for q in questions)), then each reply's text.")
+def basic(ask_model, ask_all):
+    check(callable(ask_model), "ask_model must be a function: def ask_model(provider, model_id, question)")
+    check(callable(ask_all), "ask_all must be a function: async def ask_all(model, questions)")
+    s = _sim()
+    with _pointed_at(s):
+        # ask_model: the provider and its own model id, joined the LiteLLM way; one sync request.
+        for provider, model_id in (("anthropic", "claude-haiku-4-5"), ("openai", "gpt-4o-mini"),
+                                   ("openrouter", "openai/gpt-4o-mini"),
+                                   ("openrouter", "meta-llama/llama-3.3-70b-instruct")):
+            marker = _marker()
+            question = f"What is a model group? {marker}"
+            what = f"ask_model({provider!r}, {model_id!r}, …)"
+            got = ask_model(provider, model_id, question)
+            if inspect.isawaitable(got):
+                with contextlib.suppress(Exception):
+                    got.close()
+                check(False, f"{what} returned a coroutine: ask_model is a plain function, "
+                             "call litellm.completion (acompletion is for ask_all)")
+            entries = _entries(s, marker)
+            check(entries, f"{what} sent no request to llmsim: call litellm.completion")
+            check(len(entries) == 1, f"{what} sent {len(entries)} requests [{_attempts(entries)}]; send exactly one")
+            entry = entries[0]
+            check((entry["provider"], entry["model"]) == (provider, model_id),
+                  f"{what} reached {entry['provider']} {entry['model']!r}; name the model "
+                  f"'{provider}/{model_id}' (the provider prefix, then the provider's own model id)")
+            check(_one_user_message(entry, question),
+                  f"{what} sent messages {[m.get('role') for m in entry.get('messages') or [] if isinstance(m, dict)]}; "
+                  "send one user message with the question")
+            check(entry.get("max_tokens") == 200, f"{what} sent max_tokens={entry.get('max_tokens')!r}; pass max_tokens=200")
+            check(isinstance(got, str), f"{what} returned {type(got).__name__}; return the reply's text, "
+                                        "response.choices[0].message.content")
+            check(got == entry["reply"], f"{what} returned {got[:40]!r}…, not the reply llmsim sent")
+
+        # ask_all: every question in flight at once, on the event loop; the replies in order.
+        check(inspect.iscoroutinefunction(ask_all), "ask_all must be a coroutine function: async def ask_all(model, questions)")
+        marker = _marker()
+        questions = [f"Question {n}: what is {topic}? {marker}" for n, topic in enumerate(("HTTP", "REST", "JSON", "TCP"))]
+        delay = 0.5
+        s.add_fault(provider="openai", model="gpt-4o-mini", kind="slow", delay_s=delay, times=len(questions))
+        try:
+            started = time.monotonic()
+            got = asyncio.run(ask_all(MINI, list(questions)))
+            took = time.monotonic() - started
+        finally:
+            s.clear_faults()
+        entries = _entries(s, marker)
+        what = f"ask_all({MINI!r}, {len(questions)} questions)"
+        check(len(entries) == len(questions),
+              f"{what} sent {len(entries)} requests; send one per question")
+        check(all((e["provider"], e["model"]) == ("openai", "gpt-4o-mini") for e in entries),
+              f"{what} reached [{', '.join(e['provider'] + ' ' + repr(e['model']) for e in entries)}]; pass the model as given")
+        first_done = min(e.get("ended_at") or math.inf for e in entries)
+        last_start = max(e["started_at"] for e in entries)
+        check(last_start < first_done,
+              f"with each answer taking {delay} s, {what} sent its requests one after another ({took:.1f} s in all): "
+              "start them all at once (asyncio.gather of litellm.acompletion calls)")
+        check(isinstance(got, list) and len(got) == len(questions),
+              f"{what} returned {type(got).__name__}{'' if not isinstance(got, list) else f' of {len(got)}'}; "
+              "return a list with one reply text per question")
+        for n, question in enumerate(questions):
+            entry = next((e for e in entries if _one_user_message(e, question)), None)
+            check(entry is not None, f"{what}: no request carried question {n} alone as its user message")
+            check(got[n] == entry["reply"],
+                  f"{what}: item {n} is {str(got[n])[:40]!r}, not the reply to question {n}: "
+                  "return the replies' texts in the questions' order")
+
+
 # -- 3.3.router ------------------------------------------------------------------------------
 
 
@@ -174,6 +256,7 @@ def _expect(entries: list[dict], want: list[tuple[str, str, int]], when: str, fi
 
 
 @exercise("3.3.router", "Configuring fallbacks",
+          also=["Automatic fallback on failures", "Setting up multiple providers", "Retry settings"],
           uses=["build_router"], timeout=60,
           hint="Router(model_list=[{'model_name': 'primary', 'litellm_params': {'model': primary}}, "
                "{'model_name': 'fallback', ...}], fallbacks=[{'primary': ['fallback']}], num_retries=retries).")
@@ -249,6 +332,7 @@ async def _collect(stream_reply: Any, model: str, prompt: str) -> list:
 
 
 @exercise("3.3.stream", "Async streaming",
+          also=["`stream=True` parameter", "Iterating over chunks (same format for all providers)"],
           uses=["stream_reply"],
           hint="response = await litellm.acompletion(model=model, messages=[{'role': 'user', 'content': prompt}], "
                "stream=True); async for chunk in response: yield chunk.choices[0].delta.content when it is not empty.")
@@ -292,6 +376,53 @@ QUIZ = section_quiz(
          "How do I automatically fall back to GPT-4 if Claude fails? "
          "How do I add OpenRouter models to my application?",
     questions=[
+        {"id": "one-interface",
+         "item": "Single interface to 100+ providers",
+         "question": "Through LiteLLM, you send messages=[{'role': 'system', 'content': 'Be brief.'}, "
+                     "{'role': 'user', 'content': 'Hi'}] to 'anthropic/claude-haiku-4-5'. What does Anthropic "
+                     "receive, and where do you read the answer?",
+         "choices": {
+             "a": "The same two messages, system role included; the answer is in response.content[0].text",
+             "b": "The system message moved into Anthropic's top-level system field and one user message; "
+                  "the answer is in response.choices[0].message.content, as for every provider",
+             "c": "Only the user message: LiteLLM drops system messages for providers that have no system role",
+             "d": "An OpenAI-format request on Anthropic's endpoint, which Anthropic converts itself",
+         },
+         "answer_hash": "bc9123cb6d1c75cb914fe1795ae7417f5f9e61447d95694b353d968c5a863d46",
+         "explanation": "LiteLLM's single interface is OpenAI's format: it translates the request for each "
+                        "provider (Anthropic's system prompt is a field, not a message, as the journal showed in "
+                        "3.3.1) and translates the response back, so the reading code never changes."},
+        {"id": "switching",
+         "item": "Easy provider switching",
+         "question": "Your app calls litellm.completion(model=os.environ['CHAT_MODEL'], ...) and reads "
+                     "choices[0].message.content. Tomorrow it must use GPT-4o mini instead of Claude Haiku. "
+                     "What changes?",
+         "choices": {
+             "a": "The configuration: CHAT_MODEL=openai/gpt-4o-mini and OPENAI_API_KEY set, then a restart; "
+                  "no line of code",
+             "b": "The parsing code: OpenAI's replies have a different shape from Anthropic's",
+             "c": "Install the openai SDK and catch its exception classes instead of Anthropic's",
+             "d": "Nothing: LiteLLM moves to the cheaper model by itself",
+         },
+         "answer_hash": "57b95496ab43cbbfd97b92f61b64bec05214724be9cfee9bf222a6e7a29e8f39",
+         "explanation": "The provider is part of a string. Kept in configuration, it changes without touching "
+                        "code: the request, the response and the exceptions keep LiteLLM's one format. Only the "
+                        "new provider's key has to be there."},
+        {"id": "install",
+         "item": "Installing `litellm`",
+         "question": "What should a production app's requirements.txt say about LiteLLM?",
+         "choices": {
+             "a": "litellm, unpinned, so every deploy gets the newest fixes",
+             "b": "litellm[proxy], since the Router needs the proxy server",
+             "c": "litellm==<the exact version you tested>, upgraded on purpose after reading the release "
+                  "notes; and import litellm at module top, not inside a handler",
+             "d": "Nothing: LiteLLM is installed with the anthropic and openai SDKs",
+         },
+         "answer_hash": "1c5b9dec5d3a633262f702f15b8503e89f16aaa4e9aa2e9bf1d9dc6a3398b82a",
+         "explanation": "LiteLLM releases very often (and one release was published compromised), so pin the "
+                        "version you tested. Its import takes seconds (measured in the setup cell): pay it once "
+                        "at start-up. The [proxy] extra is LiteLLM's own proxy server, which the Router does "
+                        "not need."},
         {"id": "same-code",
          "question": "How do you call Claude and GPT-4 with the same code?",
          "choices": {
@@ -329,6 +460,20 @@ QUIZ = section_quiz(
          "answer_hash": "186cf9f62b9dfb0c99fa3385c83b964c4ae9677bde59e0555dcbdc49a50016b1",
          "explanation": "The openrouter/ prefix selects OpenRouter's OpenAI-compatible API and its key "
                         "variable; the rest of the name, slashes included, is sent as OpenRouter's model id."},
+        {"id": "load-balancing",
+         "item": "Load balancing strategies",
+         "question": "A Router group 'chat' has two deployments of the same model, one of which answers 0.2 s "
+                     "slower than the other. Which routing_strategy sends (almost) every request to the faster one?",
+         "choices": {
+             "a": "simple-shuffle, the default: it always prefers the faster deployment",
+             "b": "latency-based-routing: it picks the deployment that answered fastest recently",
+             "c": "cost-based-routing: the faster deployment is the cheaper one",
+             "d": "None: a group always alternates between its deployments",
+         },
+         "answer_hash": "94f22009dd32dfa03842104fcc8d95984a0fbd31f252401d12b88b62bc6d3d84",
+         "explanation": "simple-shuffle picks at random (weighted by weight, rpm or tpm), so the slow deployment "
+                        "still gets its share; latency-based-routing learns each deployment's recent latency "
+                        "and prefers the fastest, as the journal in 3.3.3 showed."},
         {"id": "retries-latency",
          "question": "A Router has num_retries=2 and a fallback, and the primary provider is down. "
                      "What does a request go through?",
@@ -344,6 +489,6 @@ QUIZ = section_quiz(
                         "jitter between them; the journal in 3.3.3 measured the waits. For an interactive API, "
                         "few retries and a fallback to another provider usually serve users better."},
     ],
-    hint="Re-read 3.3.1 (one interface), 3.3.2 (model names), and 3.3.3 (fallbacks and retries, measured "
-         "in the journal).",
+    hint="Re-read 3.3.1 (one interface, switching by configuration), 3.3.2 (installing, model names), and "
+         "3.3.3 (load balancing, fallbacks and retries, measured in the journal).",
 )

@@ -86,6 +86,7 @@ def _header(entry: dict, name: str, want: str, constant: str) -> None:
 
 
 @exercise("3.4.ask_openrouter", "Request format (OpenAI-compatible)",
+          also=["API key setup", "Required headers (HTTP-Referer)", "Model naming"],
           uses=["ask_openrouter"],
           hint="openai.OpenAI(base_url=os.environ.get('OPENROUTER_API_BASE', …), "
                "api_key=os.environ['OPENROUTER_API_KEY'], default_headers={'HTTP-Referer': APP_URL, "
@@ -273,6 +274,7 @@ def _text(response: Any) -> Any:
 
 
 @exercise("3.4.router", "Configuration in Router",
+          also=["Model prefix (`openrouter/`)"],
           uses=["build_router"], timeout=30,  # importing litellm alone can take 8 s on a busy machine
           hint="model_list: 'claude' → anthropic/claude-haiku-4-5, 'llama' → "
                "openrouter/meta-llama/llama-3.3-70b-instruct with extra_headers; "
@@ -330,7 +332,8 @@ QUIZ = section_quiz(
     item="After completing, you can answer: How do I access Llama, Mistral, or other open models "
          "via API? What's the cost difference between providers for the same model? How do I add "
          "OpenRouter to my LiteLLM setup?",
-    hint="Reread 3.4.1 (the model list and its prices) and 3.4.3 (LiteLLM); each answered question says why.",
+    hint="Reread 3.4.1 (the model list and its prices), 3.4.2 (the endpoint URLs) and 3.4.3 (LiteLLM); "
+         "each answered question says why.",
     questions=[
         {"id": "open-models",
          "question": "How do I access Llama, Mistral, or other open models via API?",
@@ -378,5 +381,18 @@ QUIZ = section_quiz(
          "answer_hash": "2cf52883895ec4d358002e41f26982795d4cc1f5d69bb059929d40e8864f7fda",
          "explanation": "OpenRouter's ids are vendor/model in its own spelling; copy them from GET /models. "
                         "The openrouter/ prefix is LiteLLM's, never sent to OpenRouter."},
+        {"id": "endpoint-url",
+         "item": "Endpoint URL structure",
+         "question": "Your service builds OpenRouter's URLs from one base with httpx. Which pair is right "
+                     "for a chat completion and for the model list?",
+         "choices": {
+             "a": "POST https://openrouter.ai/v1/chat/completions and GET https://openrouter.ai/v1/models",
+             "b": "POST https://openrouter.ai/api/v1/chat/completions and GET https://openrouter.ai/api/v1/models",
+             "c": "POST https://openrouter.ai/api/v1/messages and GET https://openrouter.ai/api/v1/models",
+             "d": "POST https://api.openrouter.ai/v1/chat/completions and GET https://api.openrouter.ai/v1/models"},
+         "answer_hash": "0f266af4874054a1fd8b0336445be366df1097dba592181122cf6ef3033a9174",
+         "explanation": "The API lives under https://openrouter.ai/api/v1 (mind the /api: without it the URL "
+                        "is OpenRouter's website), and the paths after the base are OpenAI's: "
+                        "/chat/completions and /models. /messages is Anthropic's path."},
     ],
 )

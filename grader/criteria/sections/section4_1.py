@@ -82,6 +82,7 @@ _ROUND_TRIP = ["plain", "two\nlines", "  leading spaces kept", "data: inside", "
 
 
 @exercise("4.1.format_sse", "Message format: `data: {json}\\n\\n`",
+          also=["Event types with `event:` field"],
           uses=["format_sse"],
           hint="Split str data on \\r\\n, \\r and \\n (re.split), write one `data: line` per line (`data:` when "
                "the line is empty), JSON-encode non-str data, put event/id/retry first and end with \\n\\n.")
@@ -110,6 +111,99 @@ def format_sse_check(format_sse):
     together = format_sse("one", id=1) + format_sse("two", id=2)
     ids = [e["id"] for e in read_events(together)]
     check(ids == ["1", "2"], f"two frames written one after the other are read as ids {ids}, not ['1', '2']")
+
+
+# -- 4.1.guard_tokens ---------------------------------------------------------------------------
+
+async def _pieces(pieces: list[str], error: Exception | None = None, gap: float = 0.0):
+    """A token source like a provider's stream: the pieces, then (maybe) a failure."""
+    import asyncio
+
+    for piece in pieces:
+        if gap:
+            await asyncio.sleep(gap)
+        yield piece
+    if error is not None:
+        raise error
+
+
+def _guarded_run(guard_tokens, source, what: str) -> list[tuple[float, str]]:
+    """Iterate guard_tokens(source) to its end: (arrival time, chunk) per chunk; an escaping error fails."""
+    import asyncio
+
+    gen = guard_tokens(source)
+    check(hasattr(gen, "__aiter__"), f"guard_tokens(...) returned {type(gen).__name__}; write it as an async "
+                                     "generator (`async def` with `yield`)")
+
+    async def collect():
+        out = []
+        async for chunk in gen:
+            out.append((time.monotonic(), chunk))
+        return out
+
+    try:
+        got = asyncio.run(collect())
+    except NotImplementedError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the very thing the exercise must prevent
+        check(False, f"{what}: {type(exc).__name__}: {exc} escaped the generator; catch it inside and yield an "
+                     "`error` event instead (after the first byte, an escaping error cuts the connection)")
+    for _, chunk in got:
+        check(isinstance(chunk, str), f"{what}: the generator yielded {type(chunk).__name__}; yield SSE text")
+    return got
+
+
+def _guarded_events(got: list[tuple[float, str]], what: str) -> list[dict]:
+    events = read_events("".join(chunk for _, chunk in got))
+    for e in events:
+        try:
+            e["json"] = json.loads(e["data"])
+        except ValueError:
+            check(False, f"{what}: an event's data is not JSON: {e['data']!r}")
+    return events
+
+
+def _tokens_of(events: list[dict], want: list[str], what: str) -> None:
+    tokens = [e for e in events if e["event"] == "token"]
+    got = [e["json"].get("content") if isinstance(e["json"], dict) else None for e in tokens]
+    check(got == want, f"{what}: the token events carry {got}; they must carry {want}, one "
+                       "`event: token` with data {\"content\": piece} per piece")
+
+
+@exercise("4.1.guard_tokens", "Error handling in streams",
+          uses=["guard_tokens"],
+          hint="try: async for piece in tokens: yield frame({\"content\": piece}, event=\"token\") "
+               "except Exception as exc: yield frame({\"type\": \"provider_error\", \"message\": str(exc)}, "
+               "event=\"error\").")
+def guard_tokens_check(guard_tokens):
+    check(callable(guard_tokens), "guard_tokens must be an async generator function: guard_tokens(tokens)")
+
+    what = "guard_tokens over a source that yields 'Hel', 'lo', then raises RuntimeError('provider went away')"
+    events = _guarded_events(_guarded_run(guard_tokens, _pieces(["Hel", "lo"], RuntimeError("provider went away")),
+                                          what), what)
+    _tokens_of(events, ["Hel", "lo"], what)
+    errors = [e for e in events if e["event"] == "error"]
+    check(len(errors) == 1, f"{what}: {len(errors)} `error` events came; send exactly one")
+    check(events[-1]["event"] == "error", f"{what}: the error event must come last (after the tokens sent so far)")
+    want = {"type": "provider_error", "message": "provider went away"}
+    check(errors[0]["json"] == want, f"{what}: the error event's data is {errors[0]['data']!r}; it must be "
+                                     f"{json.dumps(want)}")
+
+    what = "guard_tokens over a source that raises ValueError('no credit') before any piece"
+    events = _guarded_events(_guarded_run(guard_tokens, _pieces([], ValueError("no credit")), what), what)
+    check([e["event"] for e in events] == ["error"], f"{what}: the events are {[e['event'] for e in events]}; "
+                                                     "it must be one error event")
+    check(events[0]["json"].get("message") == "no credit",
+          f"{what}: the error event's data is {events[0]['data']!r}; its message must be str(exc)")
+
+    what = "guard_tokens over a healthy source 'a', 'b', 'c' (0.15 s apart)"
+    got = _guarded_run(guard_tokens, _pieces(["a", "b", "c"], gap=0.15), what)
+    events = _guarded_events(got, what)
+    _tokens_of(events, ["a", "b", "c"], what)
+    check(all(e["event"] == "token" for e in events), f"{what}: with no failure, send only token events, not "
+                                                      f"{[e['event'] for e in events]}")
+    check(got[-1][0] - got[0][0] >= 0.2, f"{what}: the events came {got[-1][0] - got[0][0]:.2f} s apart; yield "
+                                         "each piece as it arrives, do not collect them first")
 
 
 # -- 4.1.events_endpoint ----------------------------------------------------------------------
@@ -150,6 +244,8 @@ def _check_numbered(reader: SpecReader, expected: list[int], what: str) -> None:
 
 
 @exercise("4.1.events_endpoint", "Setting correct headers",
+          also=["`text/event-stream` content type", "Using `StreamingResponse` class",
+                "Async generators for streaming", "Keeping connections alive"],
           uses=["events_app"], timeout=20,
           hint="StreamingResponse(gen(), media_type=\"text/event-stream\", headers=...) with an async generator "
                "that awaits asyncio.sleep(delay) then yields each event; start after the Last-Event-ID header.")
@@ -225,6 +321,55 @@ QUIZ = section_quiz(
          "answer_hash": "50cd4f1340924ff3060489df1e0802d4b7ad955f943a292cc451e56ee8130cea",
          "explanation": "StreamingResponse sends each yielded chunk as it comes; the client reads the events "
                         "while the generator is still producing the next ones."},
+        {"id": "one-way", "item": "One-way (server->client) vs bidirectional",
+         "question": "An LLM reply is streaming to the browser over SSE when the user presses \"Stop\". How "
+                     "does the browser tell the server?",
+         "choices": {"a": "It writes a `data: stop` line into the open SSE response",
+                     "b": "It sends an `event: stop` event through its EventSource",
+                     "c": "It cannot send on the SSE response, which flows server to client only: it closes "
+                          "the stream (the server sees the disconnect) or makes a separate request, such as "
+                          "POST /stop",
+                     "d": "It sends a `: stop` comment, which the server reads as a control message"},
+         "answer_hash": "956b0dbe69aaf75fe83994b8a89c8a56e5afd23f6479f2ed9887d42a369f005d",
+         "explanation": "An SSE stream is the body of one HTTP response: only the server writes to it. "
+                        "Anything the client has to say needs another request (or a WebSocket, where both "
+                        "sides write on one connection)."},
+        {"id": "when-sse", "item": "When to use SSE (LLM streaming, notifications)",
+         "question": "Which of these features is the natural fit for SSE rather than a WebSocket?",
+         "choices": {"a": "A multiplayer game that sends each player's moves 30 times a second",
+                     "b": "A voice assistant that uploads microphone audio while it answers",
+                     "c": "A shared whiteboard where everyone draws at the same time",
+                     "d": "A progress feed for a long export job: only the server has news, the page listens"},
+         "answer_hash": "0adb743ff63f85aadb4a7ed13e3c61b734f9fec2eefe3573f86ccf7f589829d5",
+         "explanation": "Progress, notifications and a streamed LLM answer flow one way, server to client, "
+                        "after one request: SSE does that as plain HTTP. The other three need the client to "
+                        "send continually while it receives."},
+        {"id": "when-websocket", "item": "When to use WebSocket (chat, real-time collaboration)",
+         "question": "A team chat room shows every message and \"ann is typing…\" to everyone in the room the "
+                     "moment it happens. Why does this one justify a WebSocket?",
+         "choices": {"a": "Every client sends and receives at any moment, and one client's action must be "
+                          "pushed to the others at once: one open socket carries both directions",
+                     "b": "SSE cannot carry JSON payloads",
+                     "c": "SSE allows only one connected client per endpoint",
+                     "d": "A WebSocket's messages are cached by CDNs, so the room loads faster"},
+         "answer_hash": "cd618d5d108ffa1cee1eb259feb4ec33b1f54fa4d67d22dd84cc40664e6ca269",
+         "explanation": "SSE carries any text (JSON included) to any number of clients, but only from the "
+                        "server. A room where everyone talks while listening, with many small messages, is "
+                        "the two-way case a WebSocket is for."},
+        {"id": "sse-advantages", "item": "SSE advantages: simpler, HTTP-based, auto-reconnect",
+         "question": "A page reads /events with the browser's EventSource; the Wi-Fi drops just after the "
+                     "event with `id: 41`. The page has no reconnection code. What happens when the network "
+                     "comes back?",
+         "choices": {"a": "Nothing: the page must notice the drop and open a new EventSource itself",
+                     "b": "EventSource reconnects by itself after the `retry:` delay and sends the header "
+                          "Last-Event-ID: 41, so the server can resume after event 41",
+                     "c": "EventSource reconnects, but the server must start again from event 1: SSE events "
+                          "have no ids",
+                     "d": "The browser upgrades the broken stream to a WebSocket"},
+         "answer_hash": "efee55a43b87410ec16ba9a115aebe53373d3202297ba844c1eee8e4621f8db9",
+         "explanation": "Reconnection is built into EventSource: it waits the last `retry:` value, then asks "
+                        "again with the last `id:` it saw in Last-Event-ID. A WebSocket client must write "
+                        "all of that by hand."},
     ],
     hint="Re-read the SSE vs WebSocket table, the raw bytes of an event, and the StreamingResponse part.",
 )

@@ -185,6 +185,7 @@ def _check_cancelled(marker: str, what: str, within_s: float = 2.0) -> None:
 # -- 4.2.stream -------------------------------------------------------------------------------
 
 @exercise("4.2.stream", "Endpoint receives request -> calls LLM with stream=True -> yields tokens -> client displays",
+          also=["Async generator pattern", "Try/except inside generator", "Sending error events to client"],
           uses=["create_stream_app"], timeout=20.0,
           hint="StreamingResponse(an async generator, media_type=\"text/event-stream\"); yield each token inside "
                "`async for text in stream.text_stream`, then done; wrap it in try/except and yield error.")
@@ -248,6 +249,47 @@ def stream_exercise(create_stream_app):
         _check_error_event(events, ending, what)
 
 
+# -- 4.2.partial ------------------------------------------------------------------------------
+
+def _ev(name: str, data: dict) -> tuple[float, str, dict]:
+    return (0.0, name, data)
+
+
+def _tok(text: str) -> tuple[float, str, dict]:
+    return _ev("token", {"type": "token", "content": text})
+
+
+_USAGE = {"input_tokens": 9, "output_tokens": 3}
+_FAILED = {"type": "error", "error": {"type": "upstream_error", "message": "The provider failed part-way."}}
+_FOLD_CASES = [
+    ("a complete reply (tokens 'Hel', 'lo', then done)",
+     [_tok("Hel"), _tok("lo"), _ev("done", {"type": "done", "usage": _USAGE})], ("Hello", True, None)),
+    ("a reply broken by the provider (tokens 'Par', 'tial', then an error event)",
+     [_tok("Par"), _tok("tial"), _ev("error", _FAILED)], ("Partial", False, "The provider failed part-way.")),
+    ("a stream cut without done or error (tokens 'Cut', ' off')",
+     [_tok("Cut"), _tok(" off")], ("Cut off", False, None)),
+    ("an error before any token", [_ev("error", _FAILED)], ("", False, "The provider failed part-way.")),
+]
+
+
+@exercise("4.2.partial", "Partial response recovery",
+          uses=["fold"],
+          hint="text = the joined token contents (always, also after an error); complete = a done event arrived "
+               "and no error did; the error is the first error event's error.message, or None.")
+def partial_exercise(fold):
+    check(callable(fold), "fold must be a function: fold(events) -> (text, complete, error)")
+    for what, events, want in _FOLD_CASES:
+        got = fold(list(events))
+        check(isinstance(got, tuple | list) and len(got) == 3,
+              f"fold(...) for {what} returned {got!r}; return a tuple (text, complete, error)")
+        text, complete, error = got
+        check(text == want[0], f"fold(...) for {what} gives the text {text!r}; keep every token received: "
+                               f"{want[0]!r}")
+        check(complete is want[1], f"fold(...) for {what} says complete={complete!r}; it must be {want[1]} "
+                                   "(complete only when `done` arrived and no `error`)")
+        check(error == want[2], f"fold(...) for {what} gives the error {error!r}; it must be {want[2]!r}")
+
+
 # -- 4.2.guarded ------------------------------------------------------------------------------
 
 @exercise("4.2.guarded", "Timeout handling",
@@ -302,6 +344,155 @@ def guarded_exercise(create_guarded_stream_app):
         _check_cancelled(marker, what)
 
 
+# -- 4.2.curl ---------------------------------------------------------------------------------
+
+_CURL_GAP = 0.4  # seconds between the check app's events: large against curl's and the machine's noise
+
+
+def _echo_app() -> Any:
+    import asyncio
+
+    from fastapi import FastAPI
+    from fastapi.responses import StreamingResponse
+    from pydantic import BaseModel
+
+    class Body(BaseModel):
+        message: str
+
+    app = FastAPI()
+
+    @app.post("/chat/stream")
+    async def chat_stream(body: Body):
+        async def events():
+            for n in range(3):
+                if n:
+                    await asyncio.sleep(_CURL_GAP)
+                yield f"event: token\ndata: {json.dumps({'n': n, 'echo': body.message})}\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return app
+
+
+@exercise("4.2.curl", "Using `curl` to test SSE",
+          uses=["curl_command"], timeout=20.0,
+          hint="[\"curl\", \"-sN\", \"-X\", \"POST\", url + \"/chat/stream\", \"-H\", \"Content-Type: application/json\", "
+               "\"-d\", json.dumps({\"message\": message})]: -N prints each chunk at once, -s hides the progress bar.")
+def curl_exercise(curl_command):
+    import os
+    import shutil
+    import subprocess
+
+    from grader.lesson import serve
+
+    check(callable(curl_command), "curl_command must be a function: curl_command(url, message) -> list of str")
+    check(shutil.which("curl") is not None, "curl is not installed on this machine, so the command cannot be run")
+    message = 'Say "hi" & {braces}'
+    server = serve(_echo_app(), name="check-4.2-curl")
+    try:
+        argv = curl_command(server.url, message)
+        check(isinstance(argv, list | tuple) and argv and all(isinstance(a, str) for a in argv),
+              f"curl_command(...) returned {argv!r}; return the command as a list of strings (no shell)")
+        check(os.path.basename(argv[0]) == "curl", f"the command starts with {argv[0]!r}; it must run curl")
+        lines: list[tuple[float, str]] = []
+        started = time.monotonic()
+        proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            for line in proc.stdout:
+                lines.append((time.monotonic() - started, line.rstrip("\n")))
+            proc.wait(timeout=10)
+            stderr = proc.stderr.read()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        ended = time.monotonic() - started
+        check(proc.returncode == 0, f"curl exited with code {proc.returncode}: {stderr.strip()[:200]}")
+        check(not stderr.strip(), f"curl wrote to stderr (a progress bar or an error): {stderr.strip()[:120]!r}; "
+                                  "use -s")
+        data = [(at, line) for at, line in lines if line.startswith("data:")]
+        check(data, f"curl printed no SSE events: {[line for _, line in lines][:3]}; POST the JSON body "
+                    "{\"message\": ...} to url + \"/chat/stream\" with Content-Type: application/json")
+        try:
+            payloads = [json.loads(line.partition(":")[2]) for _, line in data]
+        except ValueError:
+            payloads = []
+        check([p.get("echo") for p in payloads] == [message] * 3,
+              f"the endpoint received {[p.get('echo') for p in payloads]}; send the JSON body "
+              f"{json.dumps({'message': message})} (json.dumps it, no shell quoting)")
+        first = data[0][0]
+        check(ended - first >= 1.5 * _CURL_GAP,
+              f"curl printed the first event {ended - first:.2f} s before it ended, while the events were "
+              f"{_CURL_GAP} s apart: its output was buffered; add -N (--no-buffer)")
+    finally:
+        server.stop(timeout=1.0)
+
+
+# -- 4.2.sse_client ---------------------------------------------------------------------------
+
+def _tricky_app() -> Any:
+    import asyncio
+
+    from fastapi import FastAPI
+    from fastapi.responses import StreamingResponse
+
+    app = FastAPI()
+
+    @app.get("/tricky")
+    async def tricky():
+        async def events():
+            yield "retry: 1000\n\n"                      # no data: not an event
+            yield ": a keep-alive comment\n\n"
+            yield 'event: token\ndata: {"content": "Hi"}\n\n'
+            await asyncio.sleep(0.5)
+            yield "data: first line\ndata: second line\n\n"
+            yield "data:no space\n\n"
+            yield "event: done\ndata:  two spaces\n\n"
+            yield "id: 7\ndata: spl"
+            await asyncio.sleep(0.05)
+            yield "it\r\n\r\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    return app
+
+
+_TRICKY = [("token", '{"content": "Hi"}'), ("message", "first line\nsecond line"), ("message", "no space"),
+           ("done", " two spaces"), ("message", "split")]
+
+
+@exercise("4.2.sse_client", "Python client for SSE",
+          uses=["iter_sse"], timeout=20.0,
+          hint="Loop over response.iter_lines(); a blank line dispatches (event or \"message\", the data lines joined "
+               "with \\n) if there is data; skip `:` lines; drop one space after the colon; reset after each event.")
+def sse_client_exercise(iter_sse):
+    import httpx
+
+    from grader.lesson import serve
+
+    check(callable(iter_sse), "iter_sse must be a function: iter_sse(response) yields (event, data)")
+    server = serve(_tricky_app(), name="check-4.2-client")
+    try:
+        got: list[tuple[float, Any]] = []
+        started = time.monotonic()
+        with httpx.Client(timeout=5.0) as http, http.stream("GET", server.url + "/tricky") as response:
+            for item in iter_sse(response):
+                got.append((time.monotonic() - started, item))
+        ended = time.monotonic() - started
+        items = [tuple(item) if isinstance(item, list | tuple) else item for _, item in got]
+        for i, (want, have) in enumerate(zip(_TRICKY, items, strict=False)):
+            check(have == want, f"event {i + 1} of the stream came out as {have!r}; it must be {want!r} "
+                                "(the stream: a retry-only block, a comment, then the events listed in order)")
+        check(len(items) == len(_TRICKY), f"iter_sse yielded {len(items)} events: {items}; it must yield "
+                                          f"{len(_TRICKY)}: {_TRICKY}")
+        check(ended - got[0][0] >= 0.3,
+              f"the first event was yielded {ended - got[0][0]:.2f} s before the stream ended, while the "
+              "server waited 0.5 s after it: yield each event as its lines arrive (iter_lines), do not read "
+              "the whole body first")
+    finally:
+        server.stop(timeout=1.0)
+
+
 QUIZ = section_quiz(
     "4.2",
     item="After completing, you can answer: How do I handle an error midway through streaming? "
@@ -352,6 +543,7 @@ QUIZ = section_quiz(
         },
         {
             "id": "curl-flag",
+            "item": "Using `curl` to test SSE",
             "question": "Why does `curl -N` matter when you test an SSE endpoint by hand?",
             "choices": {
                 "a": "It sends the Accept: text/event-stream header",
@@ -361,6 +553,43 @@ QUIZ = section_quiz(
             "answer_hash": "39d50c69e361a546086e0a4a6eaaf238c0d72640e832887b16059fd2cbbdbcae",
             "explanation": "Without -N (--no-buffer) curl may hold output back, and a streaming endpoint "
                            "looks as if it buffered.",
+        },
+        {
+            "id": "back-pressure",
+            "item": "Back-pressure handling",
+            "question": "Your endpoint streams a 2,000-token reply through `async for text in stream.text_stream: "
+                        "yield sse_event(...)` to a phone on a very slow link. What happens on the server?",
+            "choices": {
+                "a": "The generator reads the provider at full speed and queues the events in memory until "
+                     "the phone catches up",
+                "b": "Starlette drops the events the phone cannot take in time",
+                "c": "Each `yield` waits until the previous chunk was sent; the generator pauses, stops reading "
+                     "the provider, and nothing piles up in the server's memory",
+                "d": "The request fails with a timeout as soon as the socket's buffer is full",
+            },
+            "answer_hash": "95cdae779fe132e92c1675162b6c9ac52078573caa7139aa0b08cfc16c6ffd7e",
+            "explanation": "A streaming response pulls: it asks the generator for the next chunk only after "
+                           "sending the last one. A slow reader slows the generator down, and with it the "
+                           "reading of the provider. Only a producer feeding an unbounded buffer on its own "
+                           "would pile data up.",
+        },
+        {
+            "id": "eventsource-close",
+            "item": "Browser EventSource testing",
+            "question": "Your test page opens `new EventSource(\"chat/events?message=hi\")` and shows the "
+                        "tokens, but never calls `source.close()`. What do you see in the server log after the "
+                        "`done` event?",
+            "choices": {
+                "a": "Nothing more: the stream ended, so EventSource is finished",
+                "b": "A single browser error, after which the page stops",
+                "c": "A POST with the message as JSON body, because EventSource switches methods after a GET",
+                "d": "A new GET /chat/events?message=hi every few seconds: EventSource reconnects when a "
+                     "stream ends, so the same reply is generated again and again",
+            },
+            "answer_hash": "98fe6c97274ee3ceefc9b97c88f0c1dc2e4342c481925712ab1d8df509017459",
+            "explanation": "EventSource treats the end of a stream as a dropped connection and reconnects after "
+                           "the retry delay. A page that tests a finite reply must close the source on `done` "
+                           "and on `error`.",
         },
     ],
     hint="Re-read 4.2.2 (errors in a started stream) and 4.2.3 (testing), then the disconnect demo in 4.2.1.",

@@ -149,6 +149,7 @@ async def _rooms(base: str) -> None:
 
 
 @exercise("4.3.rooms", "Broadcasting to multiple clients",
+          also=["Tracking active connections", "Per-user connections", "Multi-user chat rooms"],
           uses=["create_room_app"], timeout=20.0,
           hint="Keep two dicts of sets (room -> sockets, user -> sockets); add in connect, discard in disconnect, "
                "and call disconnect in `except WebSocketDisconnect:` around the receive loop.")
@@ -276,6 +277,8 @@ async def _chat(base: str) -> None:
 
 
 @exercise("4.3.chat", "NOT needed for simple LLM streaming",
+          also=["`@app.websocket()` decorator", "Accepting connections", "Sending and receiving messages",
+                "Handling disconnections"],
           uses=["create_chat_app"], timeout=20.0,
           hint="accept(); loop: receive_json(), `async with client.messages.stream(...)`, send_json a token per "
                "text, then done with usage; wrap the loop in try/except WebSocketDisconnect.")
@@ -332,6 +335,7 @@ QUIZ = section_quiz(
         },
         {
             "id": "typing",
+            "item": "Real-time typing indicators",
             "question": "Why are typing indicators a good case for WebSocket?",
             "choices": {
                 "a": "They need binary frames",
@@ -342,6 +346,25 @@ QUIZ = section_quiz(
             "answer_hash": "deb7e4ff80ac6baeaa844095dcc27e05eaffb2c433a9929df6e3b064f050a9bd",
             "explanation": "The notebook's measurement: a round trip over an open socket costs a fraction of a "
                            "new HTTP request, and the server can push other users' indicators without a poll.",
+        },
+        {
+            "id": "collab-editing",
+            "item": "Collaborative editing",
+            "question": "Three people edit one document at once; each keystroke must appear on the other two "
+                        "screens within a fraction of a second while they keep typing. Which design fits?",
+            "choices": {
+                "a": "One SSE stream per editor for others' edits is enough; each keystroke can ride on that "
+                     "same stream back to the server",
+                "b": "Plain HTTP: each browser polls GET /document every 2 seconds and sends its edits by POST",
+                "c": "SSE alone, since EventSource reconnects by itself when an editor's network drops",
+                "d": "A WebSocket per editor: each keystroke goes up as a small frame, and the server pushes it "
+                     "at once to every other editor's open socket",
+            },
+            "answer_hash": "1206fde3d2ede2d31d15ff56f80f912fd0a79e59369f71205b27aaedc669d827",
+            "explanation": "Editing sends many tiny operations in both directions, and one editor's change must "
+                           "reach the others the moment it happens. An SSE response cannot carry anything from "
+                           "the client, polling is seconds late, and a POST per keystroke pays for a request "
+                           "each time; an open socket per editor carries both directions.",
         },
     ],
     hint="Re-read 4.3.1 (the receive loop), 4.3.2 (the connection manager) and the table in 4.3.3.",

@@ -62,6 +62,7 @@ def _forged(secret: str, claims: dict) -> dict[str, str]:
 
 
 @exercise("5.1.tokens", "Creating tokens (encoding)", uses=["create_token", "verify_token"],
+          also=["Verifying tokens (decoding)", "Token expiration", "Never hardcode secrets"],
           hint="jwt.encode(claims, os.environ['JWT_SECRET'], algorithm='HS256'); in verify_token, jwt.decode("
                "..., algorithms=['HS256'], options={'require': ['exp', 'sub']}) inside try/except jwt.InvalidTokenError")
 def tokens(create_token, verify_token):
@@ -129,8 +130,10 @@ def _json(r: Any) -> Any:
 
 
 @exercise("5.1.protect", "Protecting endpoints with `Depends()`", uses=["auth_app"],
-          hint="raise HTTPException(401, ..., headers={'WWW-Authenticate': 'Bearer'}) for every bad or missing "
-               "token; 403 only for a valid token whose role is not admin")
+          also=["Creating auth dependency", "`HTTPBearer` security scheme"],
+          hint="read the token with Depends(HTTPBearer(auto_error=False)); raise HTTPException(401, ..., "
+               "headers={'WWW-Authenticate': 'Bearer'}) for every bad or missing token; 403 only for a valid "
+               "token whose role is not admin")
 def protect(auth_app):
     import jwt
     from fastapi.testclient import TestClient
@@ -178,6 +181,113 @@ def protect(auth_app):
                 ok = r.status_code == 401 and r.headers.get("www-authenticate", "").strip().lower().startswith("bearer")
                 check(ok, _say_401(path, case, r))
 
+    schema = auth_app.openapi()
+    schemes = (schema.get("components") or {}).get("securitySchemes") or {}
+    bearers = {name for name, s in schemes.items()
+               if s.get("type") == "http" and str(s.get("scheme", "")).lower() == "bearer"}
+    check(bearers, "auth_app's OpenAPI schema declares no HTTP bearer security scheme (so /docs has no Authorize "
+          "button): read the token with a dependency on HTTPBearer(auto_error=False)")
+    for path in ("/me", "/admin/stats"):
+        operation = (schema.get("paths") or {}).get(path, {}).get("get", {})
+        required = {name for requirement in operation.get("security", []) for name in requirement}
+        check(required & bearers, f"GET {path} in auth_app's OpenAPI schema requires no bearer scheme: its "
+              "dependency chain must include the HTTPBearer dependency")
+
+
+# -- 5.1.api_key ------------------------------------------------------------------------------
+
+
+@contextmanager
+def _env(name: str, value: str | None):
+    """os.environ[name] set to value (or removed, for None) for the duration, then put back."""
+    saved = os.environ.get(name)
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+    try:
+        yield value
+    finally:
+        if saved is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = saved
+
+
+@exercise("5.1.api_key", "Environment variables for API keys", uses=["load_settings"],
+          hint="read os.environ.get('ANTHROPIC_API_KEY') inside load_settings(), raise a RuntimeError when it is "
+               "missing or empty, and keep it in a SecretStr field anthropic_api_key")
+def api_key(load_settings):
+    check(callable(load_settings), "load_settings must be a function: def load_settings() -> ProviderSettings")
+    for n in (1, 2):
+        with _env("ANTHROPIC_API_KEY", f"sk-ant-check{n}-{secrets.token_hex(12)}") as key:
+            settings = load_settings()
+            field = getattr(settings, "anthropic_api_key", None)
+            check(field is not None, f"load_settings() returned {type(settings).__name__} without an "
+                  "anthropic_api_key field")
+            check(hasattr(field, "get_secret_value"),
+                  f"anthropic_api_key is {type(field).__name__}, not SecretStr: a plain string shows in reprs and logs")
+            check(field.get_secret_value() == key,
+                  "anthropic_api_key does not hold the value of the environment variable ANTHROPIC_API_KEY at the "
+                  "time load_settings() was called" + (" (the check changed it between two calls)" if n == 2 else ""))
+            shown = f"{settings!r} {settings!s} {field!r} {field!s}"
+            check(key not in shown, "the key shows in repr() or str() of the settings: keep it in a SecretStr")
+    for value, label in ((None, "is not set"), ("", "is empty")):
+        with _env("ANTHROPIC_API_KEY", value):
+            try:
+                got = load_settings()
+            except RuntimeError:
+                continue
+            except Exception as exc:  # noqa: BLE001 - any other exception is named in the message
+                check(False, f"load_settings() raised {type(exc).__name__} when ANTHROPIC_API_KEY {label}, "
+                      "not a RuntimeError with a message saying what to set")
+            check(False, f"load_settings() returned {type(got).__name__} when ANTHROPIC_API_KEY {label}: "
+                  "fail loudly (raise a RuntimeError), never fall back to a default key")
+
+
+# -- 5.1.cors ---------------------------------------------------------------------------------
+
+FRONT_END = "http://localhost:5173"
+
+
+@exercise("5.1.cors", "CORS configuration", uses=["build_cors_app"],
+          hint="app.add_middleware(CORSMiddleware, allow_origins=[origin], allow_methods=['GET', 'POST'], "
+               "allow_headers=['Authorization', 'Content-Type'], allow_credentials=True); never '*'")
+def cors(build_cors_app):
+    from fastapi.testclient import TestClient
+
+    check(callable(build_cors_app), "build_cors_app must be a function: def build_cors_app(origin: str) -> FastAPI")
+    for origin in (FRONT_END, f"https://app-{secrets.token_hex(4)}.example"):
+        app = build_cors_app(origin)
+        check(app is not None and callable(app), "build_cors_app returned no app: return the FastAPI app")
+        client = TestClient(app, raise_server_exceptions=False)
+        r = client.options("/me", headers={"Origin": origin, "Access-Control-Request-Method": "GET",
+                                           "Access-Control-Request-Headers": "Authorization"})
+        check(r.status_code == 200 and r.headers.get("access-control-allow-origin") == origin,
+              f"a preflight from {origin} (the origin given to build_cors_app) answered {r.status_code} with "
+              f"Access-Control-Allow-Origin {r.headers.get('access-control-allow-origin')!r}, not 200 and {origin!r}")
+        check("authorization" in r.headers.get("access-control-allow-headers", "").lower(),
+              f"a preflight from {origin} asking to send Authorization got Access-Control-Allow-Headers "
+              f"{r.headers.get('access-control-allow-headers')!r}: allow the Authorization header")
+        check(r.headers.get("access-control-allow-credentials") == "true",
+              f"a preflight from {origin} got no Access-Control-Allow-Credentials: true: allow_credentials=True")
+        r = client.get("/me", headers={"Origin": origin})
+        check(r.status_code == 200 and r.headers.get("access-control-allow-origin") == origin,
+              f"GET /me from {origin} answered {r.status_code} with Access-Control-Allow-Origin "
+              f"{r.headers.get('access-control-allow-origin')!r}, not 200 and {origin!r}")
+        for other in ("https://evil.example", "http://localhost:5174"):
+            r = client.options("/me", headers={"Origin": other, "Access-Control-Request-Method": "GET",
+                                               "Access-Control-Request-Headers": "Authorization"})
+            allowed = r.headers.get("access-control-allow-origin")
+            check(r.status_code != 200 and allowed not in ("*", other),
+                  f"a preflight from {other} (not the allowed origin) answered {r.status_code} with "
+                  f"Access-Control-Allow-Origin {allowed!r}: list only the given origin, never '*'")
+            r = client.get("/me", headers={"Origin": other})
+            allowed = r.headers.get("access-control-allow-origin")
+            check(allowed not in ("*", other),
+                  f"GET /me from {other} got Access-Control-Allow-Origin {allowed!r}: a browser would let that "
+                  "site's scripts read the answer")
+
 
 # -- the quiz ---------------------------------------------------------------------------------
 
@@ -187,6 +297,39 @@ QUIZ = section_quiz(
          "How do I extract user information from a JWT? How do I handle expired tokens?",
     hint="Re-read 5.1.1 (verifying, expiration) and 5.1.2 (the auth dependency), then answer again.",
     questions=[
+        {
+            "id": "jwt-parts",
+            "item": "What is a JWT (header, payload, signature)",
+            "question": "A client sends `Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSIsInRpZXIiOiJmcmVlIn0"
+                        ".<signature>`. Which statement about this HS256 token is true?",
+            "choices": {
+                "a": "The payload is encrypted with the server's secret: only the server can read that sub is alice",
+                "b": "Anyone can base64url-decode the header and payload and read sub and tier; the signature, an "
+                     "HMAC of `header.payload` with the server's secret, is what makes any change detectable",
+                "c": "The signature part carries the server's secret, so whoever holds the token can sign new ones",
+                "d": "The header holds the user's identity and the payload holds the key used to verify it",
+            },
+            "answer_hash": "98011469e2ba14183437bb5516eae49ddcca706dc89c803aaa87528d6a45d6fb",
+            "explanation": "Header and payload are only encoded, so never put a secret in them; the signature is "
+                           "a keyed hash over both, which a holder cannot recompute without the secret.",
+        },
+        {
+            "id": "refresh-strategy",
+            "item": "Token refresh strategies",
+            "question": "Your mobile app's access tokens last 15 minutes. Users complain about logging in every 15 "
+                        "minutes, and security wants a stolen token to be worth little. What do you do?",
+            "choices": {
+                "a": "Make access tokens last 30 days, so users log in once a month",
+                "b": "Keep the user's password in the app and log in again on every 401",
+                "c": "Keep short access tokens and add a long-lived refresh token, sent only to /token/refresh "
+                     "and marked by a `type` claim so neither is accepted in the other's place; store refresh "
+                     "token ids server-side to revoke them",
+                "d": "Accept expired access tokens with a leeway of a day",
+            },
+            "answer_hash": "0176ccbcf63bccf308f68a8f91f2b4cd5f04aeeca4155d90680dd4599d0485b9",
+            "explanation": "The access token that travels with every request stays short-lived; the refresh token "
+                           "goes to one endpoint only and can be revoked, so a long session needs no long access token.",
+        },
         {
             "id": "protect-endpoints",
             "question": "How do you protect API endpoints from unauthorized access?",

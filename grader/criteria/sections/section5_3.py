@@ -132,6 +132,7 @@ def _check_log(got: dict, what: str, retries: int) -> None:
 
 
 @exercise("5.3.retries", "Configuring retry attempts",
+          also=["Exponential backoff", "Which errors to retry", "Logging retries"],
           uses=["call_with_retries"],
           hint="Retrying(stop=stop_after_attempt(attempts), wait=wait_exponential_jitter(multiplier=initial, "
                "max=max_wait, jitter=initial), retry=retry_if_exception(is_retryable), "
@@ -243,6 +244,8 @@ def _post(make_app: Any, client: Any, model: str, what: str) -> Any:
 
 
 @exercise("5.3.error_body", "Consistent error format",
+          also=["Rate limits (429)", "Server errors (500, 502, 503)", "Timeouts", "Invalid requests (400)",
+                "Appropriate status codes", "Retry-After headers", "Helpful error messages"],
           uses=["make_app"],
           hint="@app.exception_handler(anthropic.APIError): RateLimitError → 429 + Retry-After, InternalServerError "
                "→ 502, APITimeoutError (before APIConnectionError) → 504, connection → 502, anything else → 502.")
@@ -259,6 +262,7 @@ def error_body_exercise(make_app):
           f"POST /chat answered {response.text[:80]!r}; answer {{\"reply\": <the reply's text>}}")
 
     ids = set()
+    said: dict[str, tuple[str, str]] = {}  # message -> (error.type, what) of the first error that got it
     for what, fault, status, kind in _TABLE:
         run = _run_id()
         model = _fault(run, times=1, **fault) if fault else _fault(run)
@@ -281,6 +285,10 @@ def error_body_exercise(make_app):
         check(not any(leak in text for leak in ("Traceback", "Error code", "llmsim", PROBE_KEY, "req_")),
               f"for {what} the body repeats the provider's error or a traceback ({message[:60]!r}); "
               "write a sentence of your own")
+        first_kind, first_what = said.setdefault(message, (kind, what))
+        check(first_kind == kind,
+              f"{first_what} and {what} got the same error.message {message[:60]!r}, though their types differ "
+              f"({first_kind}, {kind}): a helpful message says what went wrong, so each type needs its own")
         request_id = error["request_id"]
         check(isinstance(request_id, str) and request_id and request_id not in ids,
               f"for {what} request_id is {request_id!r}; make a new id for every response")

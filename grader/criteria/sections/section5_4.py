@@ -74,6 +74,9 @@ def _is_uuid(value: str) -> bool:
 
 
 @exercise("5.4.tracing", "Correlation IDs (request IDs)", uses=["configure_logging", "create_app"],
+          also=["JSON logs vs text logs", "What to log (requests, responses, errors, timings)", "Using structlog",
+                "Log levels (debug, info, warning, error)",
+                "Middleware for automatic ID injection", "Passing IDs to LLM calls", "Finding logs by request ID"],
           hint="reuse a valid X-Request-ID or make str(uuid.uuid4()); bind_contextvars(request_id=...), "
                "set the response header, log one line; send the id with extra_headers on the LLM call")
 def tracing(configure_logging, create_app):
@@ -81,9 +84,26 @@ def tracing(configure_logging, create_app):
 
     check(callable(configure_logging) and callable(create_app),
           "configure_logging and create_app must both be functions")
+    import structlog
+
     stream = io.StringIO()
+    structlog.reset_defaults()  # what configure_logging sets decides, not what earlier cells configured
     configure_logging(stream)
     run = uuid.uuid4().hex[:12]
+
+    structlog.contextvars.clear_contextvars()
+    probe_log = structlog.get_logger()
+    for level in ("debug", "info", "warning", "error"):
+        getattr(probe_log, level)("check_probe", probe=run)
+    probes = [e for e in _lines(stream) if e.get("probe") == run]
+    check(probes, "after configure_logging(stream), structlog.get_logger().info(...) wrote nothing to stream: "
+          "configure structlog with logger_factory=structlog.PrintLoggerFactory(file=stream)")
+    levels = [e.get("level") for e in probes]
+    check("debug" not in levels, "after configure_logging(stream), a structlog debug line was written: drop lines "
+          "below info with wrapper_class=structlog.make_filtering_bound_logger(logging.INFO)")
+    check(levels == ["info", "warning", "error"],
+          f"structlog's info, warning and error lines carried the levels {levels}, not ['info', 'warning', 'error']: "
+          "add structlog.processors.add_log_level")
     app = create_app(_llm(run))
     check(app is not None, "create_app returned None: return the FastAPI app")
     client = TestClient(app, raise_server_exceptions=False)
@@ -158,6 +178,7 @@ def _close(a: Any, b: float) -> bool:
 
 
 @exercise("5.4.metrics", "Request latency", uses=["summarize"],
+          also=["Token usage", "Error rates", "Cost tracking"],
           hint="sort the latencies, take position ceil(p/100*n) counting from 1; errors are status >= 400; "
                "empty input: count 0, percentiles None, rates and totals 0")
 def metrics(summarize):

@@ -260,6 +260,8 @@ def _hadolint(path: Path) -> list[dict]:
 
 
 @exercise("6.1.dockerfile", "WORKDIR, COPY, RUN commands",
+          also=["Base image selection (`python:3.11-slim`)", "Installing dependencies", "Layers and caching",
+                "Exposing ports"],
           uses=["DOCKERFILE"],
           hint="FROM python:3.11-slim; WORKDIR /app; COPY requirements.txt . and RUN pip install "
                "--no-cache-dir -r requirements.txt before COPY main.py .; a USER that is not root; "
@@ -443,6 +445,7 @@ def parse_publish(spec: str) -> tuple[str | None, str | None, str]:
 
 
 @exercise("6.1.docker_run", "Port mapping (`-p`)",
+          also=["`docker run` command", "Environment variables (`-e`)", "Volume mounts (`-v`)"],
           uses=["DOCKER_RUN", "DOCKERFILE"],
           hint="docker run -d --rm -p 127.0.0.1:8000:8000 -e ANTHROPIC_API_KEY -v chat-data:/app/data "
                "hello-fastapi:0.1 (options first, the image last, nothing after it).")
@@ -581,6 +584,42 @@ QUIZ = section_quiz(
          "How do I pass API keys to a container? How do I access my app running in a container?",
     questions=[
         {
+            "id": "image-container",
+            "item": "Images vs containers",
+            "question": "You start two containers, a and b, from the image hello-fastapi:0.1. The app in a writes "
+                        "/app/notes.txt. Then you remove a (docker rm) and start a new container c from the same "
+                        "image. Where is notes.txt?",
+            "choices": {
+                "a": "In c and b: a container writes into its image, which every container shares",
+                "b": "Nowhere: it was in a's own writable layer, removed with a; the image never changed, so "
+                     "b and c start from the same files as a did",
+                "c": "In c only: Docker saves a removed container's files into the image",
+                "d": "In b only: containers of one image share one writable layer while they run",
+            },
+            "answer_hash": "6f0514281cd231086f4b1b1679e009b2451bd3bed417d742dc0abae91b1b5d72",
+            "explanation": "An image is read-only: every container gets its own thin writable layer on top of "
+                           "it, which lives and dies with that container. Data that must outlive a container "
+                           "goes into a volume (-v, 6.1.3).",
+        },
+        {
+            "id": "registry",
+            "item": "Registries (Docker Hub)",
+            "question": "A Dockerfile starts with FROM python:3.11-slim. Which image does docker build pull, "
+                        "and does a build next month get the same one?",
+            "choices": {
+                "a": "docker.io/library/python:3.11-slim, the official python repository on Docker Hub, at "
+                     "whatever image the tag 3.11-slim names then: maybe a newer one (a digest, @sha256:…, "
+                     "would pin it)",
+                "b": "docker.io/library/python:3.11-slim, always the same image: a tag cannot move",
+                "c": "docker.io/python:latest, since the reference names no registry",
+                "d": "The python package from PyPI, installed into an empty image",
+            },
+            "answer_hash": "3545f0cdb9e94325af20f33e13a17e70cdac9a656a05a35f0edfe91849c53495",
+            "explanation": "A reference without a registry means Docker Hub (docker.io), and a single name means "
+                           "its official library/ repository. A tag is a movable label (python:3.11-slim gets "
+                           "each new patch release); only a digest names one image's content for good.",
+        },
+        {
             "id": "package",
             "question": "How do you package a FastAPI app into a container image?",
             "choices": {
@@ -625,6 +664,7 @@ QUIZ = section_quiz(
         },
         {
             "id": "cmd-entrypoint",
+            "item": "CMD vs ENTRYPOINT",
             "question": 'An image has CMD ["uvicorn", "main:app", "--host", "0.0.0.0"] and no ENTRYPOINT. '
                         "What does docker run IMAGE python -V run?",
             "choices": {
@@ -637,6 +677,6 @@ QUIZ = section_quiz(
                            "ENTRYPOINT stays, and CMD (or those arguments) are appended to it.",
         },
     ],
-    hint="Reread 6.1.2 (Dockerfile, CMD vs ENTRYPOINT) and 6.1.3 (-p, -e): each explanation shows "
-         "after you answer.",
+    hint="Reread 6.1.1 (images, containers, registries), 6.1.2 (Dockerfile, CMD vs ENTRYPOINT) and "
+         "6.1.3 (-p, -e): each explanation shows after you answer.",
 )

@@ -216,6 +216,8 @@ def _url_check(env: dict, var: str, service: str, port: int, app: str) -> None:
 
 
 @exercise("6.2.compose_file", "Services definition",
+          also=["Port mappings", "Environment variables", "Depends_on for ordering", "Volume mounts for hot reload",
+                "Redis for caching", "PostgreSQL for data"],
           uses=["COMPOSE_FILE"],
           hint="depends_on needs the long form with condition: service_healthy, each waited-for service a "
                "healthcheck; URLs use service names; named volume for /var/lib/postgresql/data; bind mount + --reload.")
@@ -432,6 +434,7 @@ def parse_compose(command: Any, task: str) -> tuple[str, set[str], list[str]]:
 
 
 @exercise("6.2.compose_commands", "Stopping and cleaning up",
+          also=["Watching logs", "Rebuilding images"],
           uses=["COMPOSE_COMMANDS"],
           hint="up -d starts in the background; logs -f follows (name a service for one); up -d --build "
                "rebuilds; down keeps named volumes, down -v deletes them.")

@@ -131,6 +131,8 @@ def classify_provider_error(exc: Exception) -> tuple[int, str, str]:
     status = getattr(exc, "status_code", None)
     if status == 429:
         like: type[Exception] = litellm.RateLimitError
+    elif status in (401, 403):  # OpenRouter's 403 arrives as a bare APIError too
+        like = litellm.AuthenticationError
     elif isinstance(status, int) and status >= 500:
         like = litellm.InternalServerError
     else:

@@ -35,12 +35,17 @@ def deployment(model: ModelConfig, settings: Settings) -> dict[str, Any]:
     if base_url:  # unset: LiteLLM's default, the provider's real API
         params["api_base"] = base_url
     if model.provider == "openrouter":
-        # OpenRouter attributes each request to an app by these two headers.
-        params["extra_headers"] = {
-            "HTTP-Referer": settings.openrouter_site_url,
-            "X-Title": settings.openrouter_app_name,
-        }
+        params["extra_headers"] = provider_headers(model.name, settings)
     return {"model_name": model.name, "litellm_params": params}
+
+
+def provider_headers(model_name: str, settings: Settings) -> dict[str, str]:
+    """Headers every call of this model carries: OpenRouter attributes each request to an app
+    by HTTP-Referer and X-Title. A call's own `extra_headers` replace the deployment's, so
+    app/completion.py merges these into each call's headers."""
+    if MODELS_BY_NAME[model_name].provider != "openrouter":
+        return {}
+    return {"HTTP-Referer": settings.openrouter_site_url, "X-Title": settings.openrouter_app_name}
 
 
 def build_router(settings: Settings) -> Router:

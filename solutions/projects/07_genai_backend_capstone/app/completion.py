@@ -11,7 +11,7 @@ from litellm import Router
 
 from app.config import get_settings
 from app.errors import UnknownModelError, get_request_id
-from app.llm import Answer, answered_by
+from app.llm import Answer, answered_by, provider_headers
 from app.models import Usage
 from app.models_config import ModelConfig
 from app.resilience import complete_with_fallbacks
@@ -51,7 +51,7 @@ async def complete(
             model=model_name,  # a model group name: the Router calls its deployment
             messages=messages,
             # The provider sees our request id: one id across both sides' logs.
-            extra_headers=upstream_headers(request),
+            extra_headers={**provider_headers(model_name, get_settings()), **upstream_headers(request)},
             **params,
         ),
     )
