@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: lab test venv lint release release-check bench mutation clean
+.PHONY: lab test venv lint release release-check bench mutation reliability clean
 
 # The environment is rebuilt only when the pinned requirements or the project change.
 $(STAMP): requirements.txt pyproject.toml
@@ -36,6 +36,11 @@ release-check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/llmsim_bench.py
+
+## make reliability: the production projects under Redis faults, provider faults, hostile input
+## and load, ending with a table of what was tried and what held (one process, so the table is whole)
+reliability: $(STAMP)
+	$(BIN)/python -m pytest tests/reliability -n 0 $(PYTEST_ARGS)
 
 ## make mutation: how many mutants of each solution the grader kills (a benchmark, not in CI)
 MUTATION_VENV := .venv-mutation
